@@ -1,0 +1,132 @@
+// ringwire: `ringwire serve` starts the HTTP server on the chosen engine.
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/socket.h"
+#include "reactor/event_loop.h"
+
+using namespace ringwire;
+
+namespace {
+
+[[noreturn]] void die(const std::string& msg) {
+  fmt::print(stderr, "ringwire: error: {}\n", msg);
+  std::exit(2);
+}
+
+int serve(const core::ServeConfig& cfg) {
+  core::set_log_level(cfg.log_level);
+  core::raise_nofile_limit();
+
+  core::Fd root(::open(cfg.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) die(fmt::format("cannot open root '{}': {}", cfg.root, strerror(errno)));
+
+  core::Fd access_log;
+  if (cfg.access_log == "-") {
+    access_log.reset(::dup(STDOUT_FILENO));
+  } else if (!cfg.access_log.empty()) {
+    access_log.reset(::open(cfg.access_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (!access_log) die(fmt::format("cannot open access log '{}': {}", cfg.access_log, strerror(errno)));
+  }
+
+  // Signals are taken synchronously by the main thread (sigwait): workers
+  // never see them. SIGPIPE is ignored so a closed peer is only an EPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  // Each worker owns a listener on the same address (SO_REUSEPORT). With
+  // port 0 the first bind picks the port and the others reuse it.
+  core::Endpoint ep = cfg.listen;
+  std::vector<core::Fd> listeners;
+  for (unsigned i = 0; i < cfg.workers; ++i) {
+    auto fd = core::listen_tcp(ep, true, 4096);
+    if (!fd) die(fmt::format("cannot listen on {}: {}", ep.to_string(), strerror(fd.error())));
+    if (i == 0) ep = core::local_endpoint(fd->get()).value_or(ep);
+    listeners.push_back(std::move(*fd));
+  }
+
+  core::EngineKind engine = cfg.engine;
+  if (engine != core::EngineKind::Reactor) {
+    RW_LOG_WARN("engine '{}' is not built yet; running 'reactor'", core::engine_name(engine));
+    engine = core::EngineKind::Reactor;
+  }
+
+  std::vector<std::unique_ptr<reactor::EventLoop>> loops;
+  for (auto& l : listeners)
+    loops.push_back(std::make_unique<reactor::EventLoop>(cfg, std::move(l), root.get(), access_log.get()));
+  std::vector<std::thread> threads;
+  for (auto& loop : loops) threads.emplace_back([&loop] { loop->run(); });
+
+  RW_LOG_INFO("listening on {} (engine {}, {} workers)", ep.to_string(), core::engine_name(engine),
+              cfg.workers);
+  int sig = 0;
+  sigwait(&set, &sig);
+  RW_LOG_INFO("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  for (auto& loop : loops) loop->request_stop();
+  for (auto& t : threads) t.join();
+  RW_LOG_INFO("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ringwire: a small, fast HTTP/1.1 server and L4 load balancer"};
+  app.set_version_flag("--version", std::string("ringwire ") + RINGWIRE_VERSION);
+  app.require_subcommand(1);
+
+  core::ServeConfig cfg;
+  std::string listen = "127.0.0.1:8080", engine = "reactor", level = "info";
+  cfg.root = "www";
+  cfg.workers = std::max(1u, std::thread::hardware_concurrency());
+  auto* serve_cmd = app.add_subcommand("serve", "Serve static files over HTTP/1.1");
+  serve_cmd->add_option("--engine", engine, "reactor | uring | threads | prefork")
+      ->check(CLI::IsMember({"reactor", "uring", "threads", "prefork"}))
+      ->capture_default_str();
+  serve_cmd->add_option("--listen", listen, "HOST:PORT or [V6]:PORT (port 0: any)")->capture_default_str();
+  serve_cmd->add_option("--root", cfg.root, "document root")->capture_default_str();
+  serve_cmd->add_option("--workers", cfg.workers, "worker threads (default: cores)")
+      ->check(CLI::Range(1u, 1024u));
+  serve_cmd->add_option("--max-conns", cfg.max_conns, "open connections at most, over all workers")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))
+      ->capture_default_str();
+  serve_cmd->add_option("--idle-timeout", cfg.idle_timeout_s, "seconds a keep-alive connection may idle")
+      ->check(CLI::Range(1u, 86400u))
+      ->capture_default_str();
+  serve_cmd->add_option("--header-timeout", cfg.header_timeout_s, "seconds to receive a request head")
+      ->check(CLI::Range(1u, 86400u))
+      ->capture_default_str();
+  serve_cmd->add_option("--access-log", cfg.access_log, "FILE, or - for stdout (combined format; off by default)");
+  serve_cmd->add_option("--log-level", level, "debug | info | warn | error | off")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  serve_cmd->add_option("--cache-max-file", cfg.cache_max_file, "bytes: files up to this are cached whole")
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  auto ep = core::parse_endpoint(listen);
+  if (!ep) die(ep.error());
+  cfg.listen = *ep;
+  core::parse_engine(engine, cfg.engine);
+  core::parse_log_level(level, cfg.log_level);
+  if (serve_cmd->parsed()) return serve(cfg);
+  return 0;
+}

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/log.h"
+#include "core/socket.h"
+
+namespace ringwire::core {
+
+enum class EngineKind { Reactor, Uring, Threads, Prefork };
+
+// Everything `ringwire serve` is told on its command line, validated.
+struct ServeConfig {
+  EngineKind engine = EngineKind::Reactor;
+  Endpoint listen;
+  std::string root;
+  unsigned workers = 1;
+  uint64_t max_conns = 100000;  // across all workers
+  unsigned idle_timeout_s = 60;
+  unsigned header_timeout_s = 10;
+  std::string access_log;  // empty: off; "-": stdout
+  LogLevel log_level = LogLevel::Info;
+  uint64_t cache_max_file = 64 * 1024;  // files up to this size are cached whole
+  uint64_t cache_max_entries = 4096;
+};
+
+const char* engine_name(EngineKind kind) noexcept;
+bool parse_engine(std::string_view text, EngineKind& out) noexcept;
+
+}  // namespace ringwire::core

@@ -1,0 +1,75 @@
+#include "core/http_session.h"
+
+namespace ringwire::core {
+
+size_t HttpSession::skip_body(std::string_view in) {
+  if (body_ == Body::Length) {
+    size_t take = in.size() < body_left_ ? in.size() : static_cast<size_t>(body_left_);
+    body_left_ -= take;
+    if (body_left_ == 0) body_ = Body::None;
+    return take;
+  }
+  size_t used = 0;
+  switch (chunked_.feed(in, used)) {
+    case http::ChunkedDecoder::Status::Done:
+      body_ = Body::None;
+      break;
+    case http::ChunkedDecoder::Status::Error:
+      // The body's framing is broken: nothing after it can be trusted.
+      body_ = Body::None;
+      closing_ = true;
+      break;
+    case http::ChunkedDecoder::Status::NeedMore:
+      break;
+  }
+  return used;
+}
+
+size_t HttpSession::process(std::string_view in, OutQueue& out, HttpServices& s,
+                            const Endpoint& peer) {
+  size_t consumed = 0;
+  http::Request req;
+  while (!closing_ && consumed < in.size() && !out.full()) {
+    std::string_view rest = in.substr(consumed);
+    if (body_ != Body::None) {
+      consumed += skip_body(rest);
+      continue;
+    }
+    http::ParseResult r = http::parse_request(rest, req, scanned_);
+    if (r.status == http::ParseStatus::Incomplete) {
+      scanned_ = rest.size();
+      break;
+    }
+    scanned_ = 0;
+    if (r.status == http::ParseStatus::Error) {
+      ResponseInfo info = s.handler.error(r.error, ConnectionMode::Close, out);
+      if (s.access_log) s.access_log->record(peer, nullptr, info.status, info.body_bytes);
+      closing_ = true;
+      consumed = in.size();
+      break;
+    }
+    consumed += r.consumed;
+    if (req.chunked) {
+      body_ = Body::Chunked;
+      chunked_.reset();
+    } else if (req.content_length > 0) {
+      body_ = Body::Length;
+      body_left_ = req.content_length;
+    }
+    ConnectionMode mode = !req.keep_alive          ? ConnectionMode::Close
+                          : req.version_minor == 0 ? ConnectionMode::KeepAlive
+                                                   : ConnectionMode::Default;
+    ResponseInfo info = s.handler.serve(req, mode, out);
+    if (s.access_log) s.access_log->record(peer, &req, info.status, info.body_bytes);
+    if (mode == ConnectionMode::Close) closing_ = true;
+  }
+  return consumed;
+}
+
+void HttpSession::fail(int status, OutQueue& out, HttpServices& s, const Endpoint& peer) {
+  ResponseInfo info = s.handler.error(status, ConnectionMode::Close, out);
+  if (s.access_log) s.access_log->record(peer, nullptr, info.status, info.body_bytes);
+  closing_ = true;
+}
+
+}  // namespace ringwire::core

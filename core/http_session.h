@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "core/access_log.h"
+#include "core/chunked_decoder.h"
+#include "core/clock.h"
+#include "core/out_queue.h"
+#include "core/socket.h"
+#include "core/static_handler.h"
+
+namespace ringwire::core {
+
+// What a worker shares with all its connections' sessions.
+struct HttpServices {
+  const Clock& clock;
+  StaticHandler& handler;
+  AccessLog* access_log = nullptr;  // null when logging is off
+};
+
+// HttpSession is the engine-agnostic protocol state of one connection: it
+// turns the bytes an engine has buffered into queued responses. It parses
+// requests in order (pipelining), skips request bodies it does not need
+// (Content-Length or chunked) so the next request is framed correctly, and
+// decides when the connection must close. It holds no buffers of its own,
+// so it stays a few dozen bytes per connection.
+class HttpSession {
+ public:
+  // Consumes what it can from `in` (the unconsumed bytes the engine holds,
+  // always starting where the previous call's consumption ended) and queues
+  // responses into `out`. It stops when input runs out, `out` is full, or the
+  // session is closing. Returns the bytes consumed; the engine drops them.
+  size_t process(std::string_view in, OutQueue& out, HttpServices& services,
+                 const Endpoint& peer);
+
+  // Queues an error response outside any request (header timeout: 408;
+  // shutdown) and marks the session closing.
+  void fail(int status, OutQueue& out, HttpServices& services, const Endpoint& peer);
+
+  // No further request will be read; close once the queue is sent.
+  bool closing() const noexcept { return closing_; }
+  void set_closing() noexcept { closing_ = true; }
+
+  // A request head or body has started arriving but is not finished.
+  bool mid_request() const noexcept { return scanned_ > 0 || body_ != Body::None; }
+
+ private:
+  enum class Body : uint8_t { None, Length, Chunked };
+
+  size_t skip_body(std::string_view in);
+
+  uint64_t body_left_ = 0;
+  size_t scanned_ = 0;  // bytes of an incomplete head already searched
+  Body body_ = Body::None;
+  bool closing_ = false;
+  http::ChunkedDecoder chunked_;
+};
+
+}  // namespace ringwire::core

@@ -1,0 +1,409 @@
+// Integration tests: the real `ringwire serve` binary on an ephemeral
+// loopback port, spoken to over real sockets. The suite is parameterized by
+// engine: a new engine joins by adding its name to kEngines.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const char* kEngines[] = {"reactor"};
+
+// A server process started for one test and stopped by pid when it ends.
+class Server {
+ public:
+  Server(const std::string& engine, const std::string& root, std::vector<std::string> extra = {}) {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    std::vector<std::string> args = {RINGWIRE_BINARY, "serve", "--engine", engine,
+                                     "--listen", "127.0.0.1:0", "--root", root,
+                                     "--workers", "2", "--log-level", "info"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(pipefd[1], STDERR_FILENO);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(pipefd[1]);
+    err_ = pipefd[0];
+    // Read stderr until the "listening on 127.0.0.1:PORT" line (bounded).
+    std::string text;
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{err_, POLLIN, 0};
+      if (poll(&p, 1, 200) <= 0) continue;
+      char buf[512];
+      ssize_t n = read(err_, buf, sizeof buf);
+      if (n <= 0) break;
+      text.append(buf, n);
+      size_t at = text.find("listening on 127.0.0.1:");
+      if (at != std::string::npos && text.find(' ', at + 24) != std::string::npos) {
+        port_ = std::atoi(text.c_str() + at + 23);
+        break;
+      }
+    }
+    if (port_ == 0) {
+      stop();
+      throw std::runtime_error("server did not start: " + text);
+    }
+  }
+  ~Server() { stop(); }
+
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+
+  // SIGTERM, then wait (bounded); SIGKILL if it does not exit. Returns the exit status.
+  int stop() {
+    if (pid_ <= 0) return status_;
+    kill(pid_, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+      if (waitpid(pid_, &status_, WNOHANG) == pid_) {
+        pid_ = -1;
+        close(err_);
+        return status_;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status_, 0);
+    pid_ = -1;
+    close(err_);
+    return status_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int err_ = -1;
+  int port_ = 0;
+  int status_ = -1;
+};
+
+int connect_to(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  return fd;
+}
+
+void send_all(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    ASSERT_GT(n, 0);
+    off += n;
+  }
+}
+
+// Reads until EOF (or the receive timeout).
+std::string read_all(int fd) {
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, n);
+  }
+  return out;
+}
+
+struct Response {
+  int status = 0;
+  std::string headers;
+  std::string body;
+};
+
+// Reads exactly one response (Content-Length framed) from `fd`, using `pending` as carry-over.
+bool read_response(int fd, std::string& pending, Response& r, bool head = false) {
+  char buf[65536];
+  for (;;) {
+    size_t end = pending.find("\r\n\r\n");
+    if (end != std::string::npos) {
+      r.headers = pending.substr(0, end + 4);
+      r.status = std::atoi(r.headers.c_str() + 9);
+      size_t len = 0;
+      size_t cl = r.headers.find("Content-Length: ");
+      if (cl != std::string::npos && !head && r.status != 304) len = std::stoul(r.headers.substr(cl + 16));
+      while (pending.size() < end + 4 + len) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) return false;
+        pending.append(buf, n);
+      }
+      r.body = pending.substr(end + 4, len);
+      pending.erase(0, end + 4 + len);
+      return true;
+    }
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return false;
+    pending.append(buf, n);
+  }
+}
+
+Response request(int port, const std::string& raw, bool head = false) {
+  int fd = connect_to(port);
+  EXPECT_GE(fd, 0);
+  send_all(fd, raw);
+  std::string pending;
+  Response r;
+  read_response(fd, pending, r, head);
+  close(fd);
+  return r;
+}
+
+class ServeTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("ringwire-test-" + std::to_string(getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    for (char& c : root_str_) (void)c;
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "www" / "sub");
+    write(root_ / "www" / "index.html", "<h1>index</h1>\n");
+    write(root_ / "www" / "page.html", "<html><body>small</body></html>\n");
+    write(root_ / "www" / "sub" / "index.html", "sub index\n");
+    write(root_ / "secret.txt", "outside the root\n");
+    big_.resize(300 * 1024);
+    for (size_t i = 0; i < big_.size(); ++i) big_[i] = static_cast<char>('a' + i % 26);
+    write(root_ / "www" / "big.bin", big_);
+    fs::create_symlink(root_ / "secret.txt", root_ / "www" / "escape.txt");
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  static void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
+  std::string www() const { return (root_ / "www").string(); }
+
+  fs::path root_;
+  std::string root_str_;
+  std::string big_;
+};
+
+TEST_P(ServeTest, ServesIndexAndPage) {
+  Server s(GetParam(), www());
+  Response r = request(s.port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "<h1>index</h1>\n");
+  EXPECT_NE(r.headers.find("Content-Type: text/html"), std::string::npos);
+  EXPECT_NE(r.headers.find("ETag: \""), std::string::npos);
+  r = request(s.port(), "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.body, "<html><body>small</body></html>\n");
+}
+
+TEST_P(ServeTest, KeepAliveServesManyRequestsOnOneConnection) {
+  Server s(GetParam(), www());
+  int fd = connect_to(s.port());
+  std::string pending;
+  for (int i = 0; i < 50; ++i) {
+    send_all(fd, "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    Response r;
+    ASSERT_TRUE(read_response(fd, pending, r));
+    ASSERT_EQ(r.status, 200);
+  }
+  close(fd);
+}
+
+TEST_P(ServeTest, HundredPipelinedRequestsAnsweredInOrder) {
+  Server s(GetParam(), www());
+  int fd = connect_to(s.port());
+  std::string batch;
+  for (int i = 0; i < 100; ++i)
+    batch += (i % 2 ? "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n" : "GET /sub/ HTTP/1.1\r\nHost: x\r\n\r\n");
+  send_all(fd, batch);
+  std::string pending;
+  for (int i = 0; i < 100; ++i) {
+    Response r;
+    ASSERT_TRUE(read_response(fd, pending, r)) << i;
+    EXPECT_EQ(r.body, i % 2 ? "<html><body>small</body></html>\n" : "sub index\n") << i;
+  }
+  close(fd);
+}
+
+TEST_P(ServeTest, HeadConditionalAndRange) {
+  Server s(GetParam(), www());
+  Response h = request(s.port(), "HEAD /page.html HTTP/1.1\r\nHost: x\r\n\r\n", true);
+  EXPECT_EQ(h.status, 200);
+  EXPECT_NE(h.headers.find("Content-Length: 32"), std::string::npos);
+  size_t at = h.headers.find("ETag: ");
+  ASSERT_NE(at, std::string::npos);
+  std::string etag = h.headers.substr(at + 6, h.headers.find("\r\n", at) - at - 6);
+  Response nm = request(s.port(), "GET /page.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + etag + "\r\n\r\n");
+  EXPECT_EQ(nm.status, 304);
+  Response rg = request(s.port(), "GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=100-199\r\n\r\n");
+  EXPECT_EQ(rg.status, 206);
+  EXPECT_EQ(rg.body, big_.substr(100, 100));
+  Response bad = request(s.port(), "GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=999999999-\r\n\r\n");
+  EXPECT_EQ(bad.status, 416);
+  Response whole = request(s.port(), "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(whole.status, 200);
+  EXPECT_EQ(whole.body, big_);
+}
+
+TEST_P(ServeTest, ErrorsAndTraversal) {
+  Server s(GetParam(), www());
+  EXPECT_EQ(request(s.port(), "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").status, 404);
+  EXPECT_EQ(request(s.port(), "GET /../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n").status, 400);
+  EXPECT_EQ(request(s.port(), "GET /%2e%2e/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n").status, 400);
+  Response esc = request(s.port(), "GET /escape.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(esc.status, 403);
+  EXPECT_EQ(esc.body.find("outside"), std::string::npos);
+  EXPECT_EQ(request(s.port(), "GET / HTTP/1.1\r\n\r\n").status, 400);
+  EXPECT_EQ(request(s.port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").status, 405);
+  EXPECT_EQ(request(s.port(), "BREW / HTTP/1.1\r\nHost: x\r\n\r\n").status, 501);
+  EXPECT_EQ(request(s.port(), "GET / HTTP/2.0\r\nHost: x\r\n\r\n").status, 505);
+  EXPECT_EQ(request(s.port(), "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n").status, 414);
+  EXPECT_EQ(request(s.port(), "GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(17000, 'a') + "\r\n\r\n").status, 431);
+  Response redirect = request(s.port(), "GET /sub HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(redirect.status, 301);
+  EXPECT_NE(redirect.headers.find("Location: /sub/\r\n"), std::string::npos);
+}
+
+TEST_P(ServeTest, BodiesAreSkippedWithoutMisframing) {
+  Server s(GetParam(), www());
+  int fd = connect_to(s.port());
+  send_all(fd,
+           "GET /page.html HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nabcde"
+           "GET /sub/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+           "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string pending;
+  Response a, b, c;
+  ASSERT_TRUE(read_response(fd, pending, a));
+  ASSERT_TRUE(read_response(fd, pending, b));
+  ASSERT_TRUE(read_response(fd, pending, c));
+  EXPECT_EQ(a.status, 200);
+  EXPECT_EQ(b.body, "sub index\n");
+  EXPECT_EQ(c.status, 200);
+  close(fd);
+}
+
+TEST_P(ServeTest, SmugglingAttemptGets400AndClose) {
+  Server s(GetParam(), www());
+  int fd = connect_to(s.port());
+  send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  std::string all = read_all(fd);
+  EXPECT_TRUE(all.starts_with("HTTP/1.1 400 ")) << all;
+  EXPECT_NE(all.find("Connection: close"), std::string::npos);
+  close(fd);
+}
+
+TEST_P(ServeTest, SlowClientCutAtHeaderTimeout) {
+  Server s(GetParam(), www(), {"--header-timeout", "1"});
+  int fd = connect_to(s.port());
+  auto start = std::chrono::steady_clock::now();
+  std::string req = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  bool cut = false;
+  for (char ch : req) {
+    if (send(fd, &ch, 1, MSG_NOSIGNAL) != 1) {
+      cut = true;
+      break;
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 700) > 0) {
+      cut = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(cut);
+  std::string got = read_all(fd);
+  EXPECT_TRUE(got.empty() || got.starts_with("HTTP/1.1 408")) << got;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  close(fd);
+}
+
+TEST_P(ServeTest, IdleConnectionClosedAtIdleTimeout) {
+  Server s(GetParam(), www(), {"--idle-timeout", "1"});
+  int fd = connect_to(s.port());
+  send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string pending;
+  Response r;
+  ASSERT_TRUE(read_response(fd, pending, r));
+  auto start = std::chrono::steady_clock::now();
+  char c;
+  EXPECT_EQ(recv(fd, &c, 1, 0), 0);  // EOF from the server
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+  close(fd);
+}
+
+TEST_P(ServeTest, ThousandConcurrentConnections) {
+  Server s(GetParam(), www());
+  std::vector<int> fds;
+  for (int i = 0; i < 1000; ++i) {
+    int fd = connect_to(s.port());
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (int fd : fds) send_all(fd, "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int fd : fds) {
+      std::string pending;
+      Response r;
+      ASSERT_TRUE(read_response(fd, pending, r));
+      ASSERT_EQ(r.status, 200);
+    }
+  }
+  for (int fd : fds) close(fd);
+}
+
+TEST_P(ServeTest, ClientResetMidResponseDoesNotHurtServer) {
+  Server s(GetParam(), www());
+  for (int i = 0; i < 20; ++i) {
+    int fd = connect_to(s.port());
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    send_all(fd, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    char buf[100];
+    recv(fd, buf, sizeof buf, 0);
+    linger lg{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);  // RST
+  }
+  Response r = request(s.port(), "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(r.body.size(), big_.size());
+}
+
+TEST_P(ServeTest, GracefulStopExitsZero) {
+  Server s(GetParam(), www());
+  int idle = connect_to(s.port());
+  send_all(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string pending;
+  Response r;
+  ASSERT_TRUE(read_response(idle, pending, r));
+  auto start = std::chrono::steady_clock::now();
+  int status = s.stop();
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
+  close(idle);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, ServeTest, ::testing::ValuesIn(kEngines));
+
+}  // namespace
