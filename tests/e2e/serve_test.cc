@@ -185,7 +185,6 @@ class ServeTest : public ::testing::TestWithParam<const char*> {
   void SetUp() override {
     root_ = fs::temp_directory_path() / ("ringwire-test-" + std::to_string(getpid()) + "-" +
                                          ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    for (char& c : root_str_) (void)c;
     fs::remove_all(root_);
     fs::create_directories(root_ / "www" / "sub");
     write(root_ / "www" / "index.html", "<h1>index</h1>\n");
@@ -203,7 +202,6 @@ class ServeTest : public ::testing::TestWithParam<const char*> {
   std::string www() const { return (root_ / "www").string(); }
 
   fs::path root_;
-  std::string root_str_;
   std::string big_;
 };
 
@@ -402,6 +400,43 @@ TEST_P(ServeTest, GracefulStopExitsZero) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
   close(idle);
+}
+
+// Runs a shell command (bounded by `timeout`), returning its output.
+std::string run_command(const std::string& cmd) {
+  std::string out;
+  FILE* f = popen(("timeout 60 " + cmd + " 2>&1").c_str(), "r");
+  if (!f) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  pclose(f);
+  return out;
+}
+
+TEST_P(ServeTest, ApacheBenchKeepAliveHasNoFailures) {
+  Server s(GetParam(), www());
+  std::string out = run_command("ab -n 1000 -c 100 -k http://127.0.0.1:" + std::to_string(s.port()) + "/page.html");
+  EXPECT_NE(out.find("Complete requests:      1000"), std::string::npos) << out;
+  EXPECT_NE(out.find("Failed requests:        0"), std::string::npos) << out;
+  EXPECT_NE(out.find("Keep-Alive requests:    1000"), std::string::npos) << out;
+}
+
+TEST_P(ServeTest, WrkShortRunHasNoErrors) {
+  Server s(GetParam(), www());
+  std::string out = run_command("wrk -t1 -c20 -d1s http://127.0.0.1:" + std::to_string(s.port()) + "/page.html");
+  EXPECT_NE(out.find("requests in"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Socket errors"), std::string::npos) << out;
+  EXPECT_EQ(out.find("Non-2xx"), std::string::npos) << out;
+}
+
+TEST_P(ServeTest, CurlFetchesPageAndHead) {
+  Server s(GetParam(), www());
+  std::string url = "http://127.0.0.1:" + std::to_string(s.port());
+  EXPECT_EQ(run_command("curl -sS " + url + "/page.html"), "<html><body>small</body></html>\n");
+  std::string head = run_command("curl -sSI " + url + "/");
+  EXPECT_NE(head.find("HTTP/1.1 200 OK"), std::string::npos) << head;
+  EXPECT_EQ(run_command("curl -s -o /dev/null -w '%{http_code}' " + url + "/missing"), "404");
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, ServeTest, ::testing::ValuesIn(kEngines));
