@@ -102,7 +102,9 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Normalize, NoLeadingSlashInResult) {
   for (std::string_view t : {"/", "/a", "//a", "/a/b/", "/./a"}) {
     Normalized n = normalize(t);
-    if (n.status == PathStatus::Ok && !n.path.empty()) EXPECT_NE(n.path.front(), '/') << t;
+    if (n.status == PathStatus::Ok && !n.path.empty()) {
+      EXPECT_NE(n.path.front(), '/') << t;
+    }
   }
 }
 
