@@ -1,14 +1,9 @@
 #include "core/chunked_decoder.h"
 
-namespace ringwire::core::http {
-namespace {
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') return (c | 0x20) - 'a' + 10;
-  return -1;
-}
-}  // namespace
+#include "core/ascii.h"
 
+namespace ringwire::core::http {
+using core::hex_value;
 ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, size_t& consumed) noexcept {
   size_t i = 0;
   while (i < in.size()) {

@@ -1,14 +1,8 @@
 #include "core/path.h"
 
-namespace ringwire::core {
-namespace {
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') return (c | 0x20) - 'a' + 10;
-  return -1;
-}
-}  // namespace
+#include "core/ascii.h"
 
+namespace ringwire::core {
 PathStatus normalize_target(std::string_view target, char* out, size_t& out_len) noexcept {
   size_t q = target.find('?');
   if (q != std::string_view::npos) target = target.substr(0, q);
