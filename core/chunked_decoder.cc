@@ -4,6 +4,7 @@
 
 namespace ringwire::core::http {
 using core::hex_value;
+
 ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, size_t& consumed) noexcept {
   size_t i = 0;
   while (i < in.size()) {
