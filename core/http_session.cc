@@ -28,7 +28,7 @@ size_t HttpSession::skip_body(std::string_view in) {
 size_t HttpSession::process(std::string_view in, OutQueue& out, HttpServices& s,
                             const Endpoint& peer) {
   size_t consumed = 0;
-  http::Request req;
+  http::Request& req = s.request;
   while (!closing_ && consumed < in.size() && !out.full()) {
     std::string_view rest = in.substr(consumed);
     if (body_ != Body::None) {

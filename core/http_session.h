@@ -18,6 +18,9 @@ struct HttpServices {
   const Clock& clock;
   StaticHandler& handler;
   AccessLog* access_log = nullptr;  // null when logging is off
+  // Scratch for the request being parsed: a Request carries its header
+  // array (a few KiB), so it is built once per worker, not once per read.
+  http::Request request{};
 };
 
 // HttpSession is the engine-agnostic protocol state of one connection: it
