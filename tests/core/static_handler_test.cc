@@ -40,13 +40,18 @@ class StaticHandlerTest : public ::testing::Test {
   // Parses `raw`, serves it, and returns everything queued (file ranges read back).
   std::string serve(const std::string& raw, ResponseInfo* info = nullptr,
                     ConnectionMode mode = ConnectionMode::Default) {
-    http::Request req;
-    auto r = http::parse_request(raw, req);
-    EXPECT_EQ(r.status, http::ParseStatus::Complete);
     OutQueue out;
-    ResponseInfo i = handler_->serve(req, mode, out);
+    ResponseInfo i = serve_into(raw, out, mode);
     if (info) *info = i;
     return drain(out);
+  }
+
+  // Parses `raw` and queues the handler's answer into `out`.
+  ResponseInfo serve_into(const std::string& raw, OutQueue& out,
+                          ConnectionMode mode = ConnectionMode::Default) {
+    http::Request req;
+    EXPECT_EQ(http::parse_request(raw, req).status, http::ParseStatus::Complete);
+    return handler_->serve(req, mode, out);
   }
 
   static std::string drain(OutQueue& out) {
@@ -73,11 +78,8 @@ class StaticHandlerTest : public ::testing::Test {
 };
 
 TEST_F(StaticHandlerTest, CachedHitIsOneSegmentWithWholeResponse) {
-  http::Request req;
-  std::string raw = "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(http::parse_request(raw, req).status, http::ParseStatus::Complete);
   OutQueue out;
-  ResponseInfo info = handler_->serve(req, ConnectionMode::Default, out);
+  ResponseInfo info = serve_into("GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n", out);
   EXPECT_EQ(info.status, 200);
   EXPECT_EQ(info.body_bytes, 10u);
   ASSERT_EQ(out.segments(), 1u);  // status line, headers and body in one piece
@@ -102,11 +104,8 @@ TEST_F(StaticHandlerTest, ConnectionModesAndHead) {
 }
 
 TEST_F(StaticHandlerTest, LargeFileGoesOutAsFileRange) {
-  http::Request req;
-  std::string raw = "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(http::parse_request(raw, req).status, http::ParseStatus::Complete);
   OutQueue out;
-  handler_->serve(req, ConnectionMode::Default, out);
+  serve_into("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", out);
   ASSERT_EQ(out.segments(), 2u);
   out.consume(out.front().len);
   ASSERT_TRUE(out.front_is_file());
@@ -162,17 +161,15 @@ TEST_F(StaticHandlerTest, ChangedFileIsNoticedWithinASecond) {
 }
 
 TEST_F(StaticHandlerTest, PendingSendKeepsOldBytesWhenDateRefreshes) {
-  http::Request req;
-  std::string raw = "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(http::parse_request(raw, req).status, http::ParseStatus::Complete);
+  const std::string raw = "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n";
   OutQueue pending;
-  handler_->serve(req, ConnectionMode::Default, pending);
+  serve_into(raw, pending);
   std::string before(pending.front().data, pending.front().len);
   for (int i = 0; i < 15; ++i) {  // let the second change, then serve again
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     clock_.update();
     OutQueue other;
-    handler_->serve(req, ConnectionMode::Default, other);
+    serve_into(raw, other);
   }
   // The first queue's bytes were not rewritten under it.
   EXPECT_EQ(std::string(pending.front().data, pending.front().len), before);
