@@ -1,184 +1,27 @@
 // Integration tests: the real `ringwire serve` binary on an ephemeral
 // loopback port, spoken to over real sockets. The suite is parameterized by
 // engine: a new engine joins by adding its name to kEngines.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include "harness.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using namespace ringwire::test;
 
 const char* kEngines[] = {"reactor"};
-
-// A server process started for one test and stopped by pid when it ends.
-class Server {
- public:
-  Server(const std::string& engine, const std::string& root, std::vector<std::string> extra = {}) {
-    int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-    std::vector<std::string> args = {RINGWIRE_BINARY, "serve", "--engine", engine,
-                                     "--listen", "127.0.0.1:0", "--root", root,
-                                     "--workers", "2", "--log-level", "info"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(pipefd[1], STDERR_FILENO);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(pipefd[1]);
-    err_ = pipefd[0];
-    // Read stderr until the "listening on 127.0.0.1:PORT" line (bounded).
-    std::string text;
-    auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{err_, POLLIN, 0};
-      if (poll(&p, 1, 200) <= 0) continue;
-      char buf[512];
-      ssize_t n = read(err_, buf, sizeof buf);
-      if (n <= 0) break;
-      text.append(buf, n);
-      size_t at = text.find("listening on 127.0.0.1:");
-      if (at != std::string::npos && text.find(' ', at + 24) != std::string::npos) {
-        port_ = std::atoi(text.c_str() + at + 23);
-        break;
-      }
-    }
-    if (port_ == 0) {
-      stop();
-      throw std::runtime_error("server did not start: " + text);
-    }
-  }
-  ~Server() { stop(); }
-
-  int port() const { return port_; }
-  pid_t pid() const { return pid_; }
-
-  // SIGTERM, then wait (bounded); SIGKILL if it does not exit. Returns the exit status.
-  int stop() {
-    if (pid_ <= 0) return status_;
-    kill(pid_, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      if (waitpid(pid_, &status_, WNOHANG) == pid_) {
-        pid_ = -1;
-        close(err_);
-        return status_;
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    kill(pid_, SIGKILL);
-    waitpid(pid_, &status_, 0);
-    pid_ = -1;
-    close(err_);
-    return status_;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int err_ = -1;
-  int port_ = 0;
-  int status_ = -1;
-};
-
-int connect_to(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  return fd;
-}
-
-void send_all(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    ASSERT_GT(n, 0);
-    off += n;
-  }
-}
-
-// Reads until EOF (or the receive timeout).
-std::string read_all(int fd) {
-  std::string out;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, n);
-  }
-  return out;
-}
-
-struct Response {
-  int status = 0;
-  std::string headers;
-  std::string body;
-};
-
-// Reads exactly one response (Content-Length framed) from `fd`, using `pending` as carry-over.
-bool read_response(int fd, std::string& pending, Response& r, bool head = false) {
-  char buf[65536];
-  for (;;) {
-    size_t end = pending.find("\r\n\r\n");
-    if (end != std::string::npos) {
-      r.headers = pending.substr(0, end + 4);
-      r.status = std::atoi(r.headers.c_str() + 9);
-      size_t len = 0;
-      size_t cl = r.headers.find("Content-Length: ");
-      if (cl != std::string::npos && !head && r.status != 304) len = std::stoul(r.headers.substr(cl + 16));
-      while (pending.size() < end + 4 + len) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) return false;
-        pending.append(buf, n);
-      }
-      r.body = pending.substr(end + 4, len);
-      pending.erase(0, end + 4 + len);
-      return true;
-    }
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) return false;
-    pending.append(buf, n);
-  }
-}
-
-Response request(int port, const std::string& raw, bool head = false) {
-  int fd = connect_to(port);
-  EXPECT_GE(fd, 0);
-  send_all(fd, raw);
-  std::string pending;
-  Response r;
-  read_response(fd, pending, r, head);
-  close(fd);
-  return r;
-}
 
 class ServeTest : public ::testing::TestWithParam<const char*> {
  protected:
@@ -400,18 +243,6 @@ TEST_P(ServeTest, GracefulStopExitsZero) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 4s);
   close(idle);
-}
-
-// Runs a shell command (bounded by `timeout`), returning its output.
-std::string run_command(const std::string& cmd) {
-  std::string out;
-  FILE* f = popen(("timeout 60 " + cmd + " 2>&1").c_str(), "r");
-  if (!f) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  pclose(f);
-  return out;
 }
 
 TEST_P(ServeTest, ApacheBenchKeepAliveHasNoFailures) {
