@@ -17,7 +17,7 @@ constexpr int kAcceptBatch = 64;
 constexpr int kMaxEvents = 256;
 constexpr int64_t kLingerMs = 2000;
 constexpr int64_t kStopGraceMs = 5000;
-enum ListKind { kHeader = 0, kIdle = 1, kWrite = 2, kLinger = 3, kNone = -1 };
+enum ListKind { kHeader = 0, kIdle = 1, kWrite = 2, kLinger = 3 };
 
 // Tags in epoll_event.data: the listener and the wake eventfd use these
 // sentinel pointers; everything else is a Connection*.
@@ -35,10 +35,7 @@ struct Connection {
   bool blocked = false;     // last send hit EAGAIN
   bool lingering = false;   // final response sent, draining input before close
   bool closed = false;
-  int list = kNone;
-  Connection* prev = nullptr;
-  Connection* next = nullptr;
-  int64_t deadline = 0;
+  core::DeadlineHook<Connection> timer;
 };
 
 EventLoop::EventLoop(const core::ServeConfig& config, core::Fd listener, int root_fd,
@@ -53,10 +50,10 @@ EventLoop::EventLoop(const core::ServeConfig& config, core::Fd listener, int roo
       services_{clock_, handler_, access_log_.get()},
       max_conns_((config.max_conns + config.workers - 1) / config.workers) {
   if (!epoll_ || !wake_) throw std::runtime_error("epoll/eventfd setup failed");
-  lists_[kHeader].timeout_ms = int64_t{config.header_timeout_s} * 1000;
-  lists_[kIdle].timeout_ms = int64_t{config.idle_timeout_s} * 1000;
-  lists_[kWrite].timeout_ms = int64_t{config.idle_timeout_s} * 1000;
-  lists_[kLinger].timeout_ms = kLingerMs;
+  timers_.set_timeout(kHeader, int64_t{config.header_timeout_s} * 1000);
+  timers_.set_timeout(kIdle, int64_t{config.idle_timeout_s} * 1000);
+  timers_.set_timeout(kWrite, int64_t{config.idle_timeout_s} * 1000);
+  timers_.set_timeout(kLinger, kLingerMs);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = &kWakeTag;
@@ -66,8 +63,7 @@ EventLoop::EventLoop(const core::ServeConfig& config, core::Fd listener, int roo
 }
 
 EventLoop::~EventLoop() {
-  for (auto& l : lists_)
-    while (l.head) close_conn(l.head);
+  while (Connection* c = timers_.any()) close_conn(c);
   for (Connection* c : graveyard_) delete c;
 }
 
@@ -103,9 +99,7 @@ void EventLoop::run() {
       pause_accept(false);
     }
     // Sleep until the nearest deadline, at most a second.
-    int timeout = 1000;
-    for (auto& l : lists_)
-      if (l.head) timeout = std::min<int64_t>(timeout, std::max<int64_t>(0, l.head->deadline - now));
+    int timeout = static_cast<int>(timers_.wait_ms(now, 1000));
     int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, timeout);
     clock_.update();
     for (int i = 0; i < n; ++i) {
@@ -133,8 +127,7 @@ void EventLoop::run() {
     for (Connection* c : graveyard_) delete c;
     graveyard_.clear();
   }
-  for (auto& l : lists_)
-    while (l.head) close_conn(l.head);
+  while (Connection* c = timers_.any()) close_conn(c);
   if (access_log_) access_log_->flush();
 }
 
@@ -279,7 +272,7 @@ bool EventLoop::drive(Connection* c) {
     return true;
   }
   if (c->session.mid_request() || c->in_len > 0) {
-    if (c->list != kHeader) schedule(c, kHeader);
+    if (c->timer.list != kHeader) schedule(c, kHeader);
   } else {
     if (c->in_len == 0) release_buffers(c);
     schedule(c, kIdle);
@@ -317,7 +310,7 @@ bool EventLoop::flush(Connection* c) {
       return false;
     }
     q.consume(static_cast<size_t>(n));
-    if (c->list == kWrite) schedule(c, kWrite);  // progress restarts the send timeout
+    if (c->timer.list == kWrite) schedule(c, kWrite);  // progress restarts the send timeout
   }
   return true;
 }
@@ -342,34 +335,20 @@ void EventLoop::release_buffers(Connection* c) {
   }
 }
 
-void EventLoop::schedule(Connection* c, int kind) {
-  if (c->list != kNone) {
-    List& old = lists_[c->list];
-    (c->prev ? c->prev->next : old.head) = c->next;
-    (c->next ? c->next->prev : old.tail) = c->prev;
-  }
-  List& l = lists_[kind];
-  c->list = kind;
-  c->deadline = clock_.monotonic_ms() + l.timeout_ms;
-  c->prev = l.tail;
-  c->next = nullptr;
-  (l.tail ? l.tail->next : l.head) = c;
-  l.tail = c;
-}
+void EventLoop::schedule(Connection* c, int kind) { timers_.schedule(c, kind, clock_.monotonic_ms()); }
 
 void EventLoop::expire_timers() {
   int64_t now = clock_.monotonic_ms();
   for (int kind = 0; kind < 4; ++kind) {
-    List& l = lists_[kind];
-    while (l.head && l.head->deadline <= now) {
-      Connection* c = l.head;
+    while (Connection* c = timers_.head(kind)) {
+      if (c->timer.deadline > now) break;
       if (kind == kHeader && !c->lingering && c->session.mid_request()) {
         // A slow or stalled request head: answer 408 and close.
         release_buffers(c);
         c->in_len = 0;
         if (!c->out) c->out = new core::OutQueue;
         c->session.fail(408, *c->out, services_, c->peer);
-        if (!drive(c) || c->list == kHeader) close_conn(c);
+        if (!drive(c) || c->timer.list == kHeader) close_conn(c);
         continue;
       }
       close_conn(c);
@@ -383,8 +362,8 @@ void EventLoop::begin_stop() {
   if (!accept_paused_) pause_accept(true);
   listener_.reset();
   // Idle connections close now; the others close once their answer is out.
-  for (Connection* c = lists_[kIdle].head; c;) {
-    Connection* next = c->next;
+  for (Connection* c = timers_.head(kIdle); c;) {
+    Connection* next = c->timer.next;
     close_conn(c);
     c = next;
   }
@@ -393,12 +372,7 @@ void EventLoop::begin_stop() {
 void EventLoop::close_conn(Connection* c) {
   if (c->closed) return;
   c->closed = true;
-  if (c->list != kNone) {
-    List& l = lists_[c->list];
-    (c->prev ? c->prev->next : l.head) = c->next;
-    (c->next ? c->next->prev : l.tail) = c->prev;
-    c->list = kNone;
-  }
+  timers_.unlink(c);
   ::close(c->fd);  // also removes it from the epoll set
   delete[] c->in;
   c->in = nullptr;

@@ -7,6 +7,7 @@
 #include "core/access_log.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/deadline_lists.h"
 #include "core/fd.h"
 #include "core/http_session.h"
 #include "core/out_queue.h"
@@ -60,15 +61,8 @@ class EventLoop {
   int64_t stop_deadline_ms_ = 0;
   uint64_t conns_ = 0;
   uint64_t max_conns_;
-  // Deadline lists, one per timeout kind. Every connection sits in exactly
-  // one; each list's timeout is fixed, so appending keeps it sorted and a
-  // timer costs O(1) to set, move or expire.
-  struct List {
-    Connection* head = nullptr;
-    Connection* tail = nullptr;
-    int64_t timeout_ms = 0;
-  };
-  List lists_[4];
+  // Header, idle, write and linger timeouts; every connection sits in one.
+  core::DeadlineLists<Connection, 4> timers_;
   std::vector<Connection*> graveyard_;
   std::vector<std::unique_ptr<core::OutQueue>> free_queues_;
   std::vector<std::unique_ptr<char[]>> free_bufs_;

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+
+namespace ringwire::core {
+
+// The links a connection needs to sit in a DeadlineLists.
+template <class T>
+struct DeadlineHook {
+  T* prev = nullptr;
+  T* next = nullptr;
+  int64_t deadline = 0;
+  int list = -1;  // which list, or -1 for none
+};
+
+// DeadlineLists keeps connections in per-timeout-kind lists (header, idle,
+// write, ...). Every list has one fixed timeout, so appending at the tail
+// keeps it sorted by deadline: setting, moving or expiring a timer is O(1),
+// and the nearest deadline is at a list head. T carries a
+// `DeadlineHook<T> timer` member. One per worker thread; not shared.
+template <class T, int N>
+class DeadlineLists {
+ public:
+  void set_timeout(int kind, int64_t ms) noexcept { lists_[kind].timeout_ms = ms; }
+
+  // Moves `c` to the tail of list `kind` with a fresh deadline.
+  void schedule(T* c, int kind, int64_t now_ms) noexcept {
+    unlink(c);
+    List& l = lists_[kind];
+    c->timer.list = kind;
+    c->timer.deadline = now_ms + l.timeout_ms;
+    c->timer.prev = l.tail;
+    c->timer.next = nullptr;
+    (l.tail ? l.tail->timer.next : l.head) = c;
+    l.tail = c;
+  }
+
+  void unlink(T* c) noexcept {
+    if (c->timer.list < 0) return;
+    List& l = lists_[c->timer.list];
+    (c->timer.prev ? c->timer.prev->timer.next : l.head) = c->timer.next;
+    (c->timer.next ? c->timer.next->timer.prev : l.tail) = c->timer.prev;
+    c->timer.list = -1;
+  }
+
+  T* head(int kind) const noexcept { return lists_[kind].head; }
+
+  // The first list with a connection in it, or nullptr.
+  T* any() const noexcept {
+    for (const List& l : lists_)
+      if (l.head) return l.head;
+    return nullptr;
+  }
+
+  // Milliseconds until the nearest deadline, at most `cap`, at least 0.
+  int64_t wait_ms(int64_t now_ms, int64_t cap) const noexcept {
+    for (const List& l : lists_)
+      if (l.head) cap = std::min(cap, std::max<int64_t>(0, l.head->timer.deadline - now_ms));
+    return cap;
+  }
+
+ private:
+  struct List {
+    T* head = nullptr;
+    T* tail = nullptr;
+    int64_t timeout_ms = 0;
+  };
+  std::array<List, N> lists_{};
+};
+
+}  // namespace ringwire::core
