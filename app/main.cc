@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/socket.h"
+#include "proactor/proactor.h"
 #include "reactor/event_loop.h"
 
 using namespace ringwire;
@@ -60,16 +61,40 @@ int serve(const core::ServeConfig& cfg) {
   }
 
   core::EngineKind engine = cfg.engine;
-  if (engine != core::EngineKind::Reactor) {
+  if (engine == core::EngineKind::Threads || engine == core::EngineKind::Prefork) {
     RW_LOG_WARN("engine '{}' is not built yet; running 'reactor'", core::engine_name(engine));
     engine = core::EngineKind::Reactor;
   }
 
+  // Every ring is set up before any worker starts, so that io_uring being
+  // unavailable (a container's seccomp policy, an old kernel, memory
+  // limits) turns into one clear line and the reactor, never a half-started
+  // server.
+  std::vector<std::unique_ptr<proactor::Proactor>> rings;
+  if (engine == core::EngineKind::Uring) {
+    for (size_t i = 0; i < listeners.size(); ++i) {
+      auto p = proactor::Proactor::create(cfg, root.get(), access_log.get());
+      if (!p) {
+        RW_LOG_WARN("io_uring unavailable ({}); running the reactor engine instead", strerror(p.error()));
+        rings.clear();
+        engine = core::EngineKind::Reactor;
+        break;
+      }
+      rings.push_back(std::move(*p));
+    }
+    if (!rings.empty()) RW_LOG_DEBUG("io_uring rings: {}", rings.front()->ring_mode());
+  }
+
   std::vector<std::unique_ptr<reactor::EventLoop>> loops;
-  for (auto& l : listeners)
-    loops.push_back(std::make_unique<reactor::EventLoop>(cfg, std::move(l), root.get(), access_log.get()));
   std::vector<std::thread> threads;
-  for (auto& loop : loops) threads.emplace_back([&loop] { loop->run(); });
+  if (engine == core::EngineKind::Uring) {
+    for (size_t i = 0; i < rings.size(); ++i)
+      threads.emplace_back([&ring = rings[i], l = std::move(listeners[i])]() mutable { ring->run(std::move(l)); });
+  } else {
+    for (auto& l : listeners)
+      loops.push_back(std::make_unique<reactor::EventLoop>(cfg, std::move(l), root.get(), access_log.get()));
+    for (auto& loop : loops) threads.emplace_back([&loop] { loop->run(); });
+  }
 
   RW_LOG_INFO("listening on {} (engine {}, {} workers)", ep.to_string(), core::engine_name(engine),
               cfg.workers);
@@ -77,6 +102,7 @@ int serve(const core::ServeConfig& cfg) {
   sigwait(&set, &sig);
   RW_LOG_INFO("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   for (auto& loop : loops) loop->request_stop();
+  for (auto& ring : rings) ring->request_stop();
   for (auto& t : threads) t.join();
   RW_LOG_INFO("stopped");
   return 0;
@@ -90,11 +116,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   core::ServeConfig cfg;
-  std::string listen = "127.0.0.1:8080", engine = "reactor", level = "info";
+  std::string listen = "127.0.0.1:8080", engine = "uring", level = "info";
   cfg.root = "www";
   cfg.workers = std::max(1u, std::thread::hardware_concurrency());
   auto* serve_cmd = app.add_subcommand("serve", "Serve static files over HTTP/1.1");
-  serve_cmd->add_option("--engine", engine, "reactor | uring | threads | prefork")
+  serve_cmd->add_option("--engine", engine, "uring (io_uring; the reactor where unavailable) | reactor | threads | prefork")
       ->check(CLI::IsMember({"reactor", "uring", "threads", "prefork"}))
       ->capture_default_str();
   serve_cmd->add_option("--listen", listen, "HOST:PORT or [V6]:PORT (port 0: any)")->capture_default_str();
@@ -115,6 +141,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
   serve_cmd->add_option("--cache-max-file", cfg.cache_max_file, "bytes: files up to this are cached whole")
+      ->capture_default_str();
+  serve_cmd->add_option("--ring-buffers", cfg.ring_buffers,
+                        "uring: 4 KiB receive buffers per worker (rounded up to a power of two)")
+      ->check(CLI::Range(1u, 32768u))
       ->capture_default_str();
 
   try {

@@ -12,7 +12,7 @@ enum class EngineKind { Reactor, Uring, Threads, Prefork };
 
 // Everything `ringwire serve` is told on its command line, validated.
 struct ServeConfig {
-  EngineKind engine = EngineKind::Reactor;
+  EngineKind engine = EngineKind::Uring;
   Endpoint listen;
   std::string root;
   unsigned workers = 1;
@@ -23,6 +23,7 @@ struct ServeConfig {
   LogLevel log_level = LogLevel::Info;
   uint64_t cache_max_file = 64 * 1024;  // files up to this size are cached whole
   uint64_t cache_max_entries = 4096;
+  unsigned ring_buffers = 1024;  // uring: provided receive buffers per worker
 };
 
 const char* engine_name(EngineKind kind) noexcept;

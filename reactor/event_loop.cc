@@ -361,11 +361,14 @@ void EventLoop::begin_stop() {
   stop_deadline_ms_ = clock_.monotonic_ms() + kStopGraceMs;
   if (!accept_paused_) pause_accept(true);
   listener_.reset();
-  // Idle connections close now; the others close once their answer is out.
-  for (Connection* c = timers_.head(kIdle); c;) {
-    Connection* next = c->timer.next;
-    close_conn(c);
-    c = next;
+  // Idle connections, and new ones that have sent nothing yet, close now;
+  // the others once their answer is out.
+  for (int kind : {kIdle, kHeader}) {
+    for (Connection* c = timers_.head(kind); c;) {
+      Connection* next = c->timer.next;
+      if (kind == kIdle || (!c->session.mid_request() && c->in_len == 0)) close_conn(c);
+      c = next;
+    }
   }
 }
 

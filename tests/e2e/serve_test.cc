@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace ringwire::test;
 
-const char* kEngines[] = {"reactor"};
+const char* kEngines[] = {"reactor", "uring"};
 
 class ServeTest : public ::testing::TestWithParam<const char*> {
  protected:

@@ -1,0 +1,598 @@
+#include "proactor/proactor.h"
+
+#include <sys/eventfd.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include <poll.h>
+
+#include <array>
+#include <cstring>
+
+#include "core/log.h"
+#include "core/out_queue.h"
+#include "core/socket.h"
+
+namespace ringwire::proactor {
+namespace {
+// The SQ only has to hold one turn's submissions; when it fills, sqe()
+// submits early. The CQ is sized so that a turn in which every connection
+// completes a receive and a send still fits: the kernel would otherwise
+// keep the overflow on a slow internal list.
+constexpr unsigned kSqEntries = 1024;
+constexpr unsigned kCqEntries = 16384;
+constexpr uint16_t kBufferGroup = 0;
+constexpr size_t kInBuf = 32 * 1024;       // above http::kMaxHead, so limits trip first
+constexpr size_t kInPause = 16 * 1024;     // stop receiving while this much waits behind a send
+constexpr size_t kInMax = 1024 * 1024;     // a client that pipelines more without reading is cut
+constexpr int64_t kLingerMs = 2000;
+constexpr int64_t kStopGraceMs = 5000;
+constexpr int64_t kTeardownMs = 1000;
+enum ListKind { kHeader = 0, kIdle = 1, kWrite = 2, kLinger = 3 };
+
+// CQE user_data: a Connection* with the operation in its three low bits
+// (connections are 8-aligned), or one of the small tags below, which no
+// heap pointer can equal.
+enum Op : uint64_t { kRecv = 1, kSend = 2, kPollOut = 3 };
+constexpr uint64_t kOpMask = 7;
+constexpr uint64_t kIgnoreTag = 0;  // cancel requests: their own CQE says nothing we need
+constexpr uint64_t kAcceptTag = 8;
+constexpr uint64_t kWakeTag = 16;
+}  // namespace
+
+// What a connection has queued to send: the response plan, plus the iovec
+// and msghdr of the send in flight, which must stay put until it completes.
+// Pooled per worker; a connection holds one only while output is pending.
+struct Output {
+  core::OutQueue q;
+  std::array<iovec, core::OutQueue::kMaxSegments> iov;
+  msghdr msg;
+};
+
+struct Connection {
+  int fd = -1;      // owned: closed by Proactor::close_conn
+  uint8_t ops = 0;  // operations whose last CQE has not come back yet
+  bool recv_armed = false;
+  bool recv_cancelled = false;  // a cancel of the receive is on its way
+  bool sending = false;         // a send, or a POLLOUT poll for sendfile, is in flight
+  bool eof = false;             // the client sends nothing more
+  bool lingering = false;       // final response sent, draining input before close
+  bool starved = false;         // its receive ended with ENOBUFS; re-armed after the batch
+  bool closed = false;
+  uint32_t in_len = 0;
+  uint32_t in_cap = 0;
+  char* in = nullptr;  // bytes received but not parsed yet; pooled when kInBuf
+  Output* out = nullptr;
+  core::HttpSession session;
+  core::Endpoint peer;  // filled only when there is an access log
+  core::DeadlineHook<Connection> timer;
+
+  uint64_t tag(Op op) const noexcept { return reinterpret_cast<uintptr_t>(this) | op; }
+};
+
+core::Result<std::unique_ptr<Proactor>> Proactor::create(const core::ServeConfig& config, int root_fd,
+                                                         int access_log_fd) {
+  auto ring = Ring::create(kSqEntries, kCqEntries);
+  if (!ring) return std::unexpected(ring.error());
+  auto bufs = BufferRing::create((*ring)->get(), config.ring_buffers, kBufferGroup);
+  if (!bufs) return std::unexpected(bufs.error());
+  return std::unique_ptr<Proactor>(
+      new Proactor(config, std::move(*ring), std::move(*bufs), root_fd, access_log_fd));
+}
+
+Proactor::Proactor(const core::ServeConfig& config, std::unique_ptr<Ring> ring, std::unique_ptr<BufferRing> bufs,
+                   int root_fd, int access_log_fd)
+    : config_(config),
+      wake_(::eventfd(0, EFD_CLOEXEC)),
+      ring_(std::move(ring)),
+      bufs_(std::move(bufs)),
+      handler_(root_fd, config.cache_max_file, config.cache_max_entries, clock_),
+      access_log_(access_log_fd >= 0 ? std::make_unique<core::AccessLog>(access_log_fd, clock_) : nullptr),
+      services_{clock_, handler_, access_log_.get()},
+      max_conns_((config.max_conns + config.workers - 1) / config.workers) {
+  if (!wake_) throw std::runtime_error("eventfd setup failed");
+  timers_.set_timeout(kHeader, int64_t{config.header_timeout_s} * 1000);
+  timers_.set_timeout(kIdle, int64_t{config.idle_timeout_s} * 1000);
+  timers_.set_timeout(kWrite, int64_t{config.idle_timeout_s} * 1000);
+  timers_.set_timeout(kLinger, kLingerMs);
+}
+
+Proactor::~Proactor() {
+  // run() returns with every connection gone; this covers a loop never run.
+  while (Connection* c = timers_.any()) close_conn(c);
+  for (Connection* c : graveyard_) delete c;
+}
+
+void Proactor::request_stop() noexcept {
+  stop_requested_.store(true, std::memory_order_release);
+  uint64_t one = 1;
+  ssize_t rc = ::write(wake_.get(), &one, sizeof one);
+  (void)rc;
+}
+
+void Proactor::run(core::Fd listener) {
+  listener_ = std::move(listener);
+  ring_->enable();
+  submit_wake();
+  io_uring* ring = ring_->get();
+  bool warned_overflow = false;
+  for (;;) {
+    clock_.update();
+    int64_t now = clock_.monotonic_ms();
+    if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
+    if (stopping_ && (conns_ == 0 || now >= stop_deadline_ms_)) break;
+
+    // The accept runs while there is room for connections; it is cancelled
+    // at --max-conns or on stop, and re-armed once it has come back.
+    bool want_accept = !stopping_ && conns_ < max_conns_ && now >= accept_resume_ms_;
+    if (want_accept && !accept_armed_) submit_accept();
+    if (!want_accept && accept_armed_ && !accept_cancelled_) {
+      cancel(kAcceptTag);
+      accept_cancelled_ = true;
+    }
+
+    int64_t wait = timers_.wait_ms(now, stopping_ ? 100 : 1000);
+    if (accept_resume_ms_ > now) wait = std::min(wait, accept_resume_ms_ - now);
+    ring_->submit_and_wait(wait);
+    clock_.update();
+    ++turns_;
+
+    // One batch: every CQE that is there, then one CQ advance.
+    unsigned head, n = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(ring, head, cqe) {
+      dispatch(cqe);
+      ++n;
+    }
+    io_uring_cq_advance(ring, n);
+    cqes_ += n;
+    if (!warned_overflow && io_uring_cq_has_overflow(ring)) {
+      warned_overflow = true;
+      RW_LOG_WARN("io_uring completion queue overflowed; completions are kept but slower");
+    }
+
+    // Buffers used in the batch go back in one store; only then can the
+    // receives that found the ring empty be re-armed without failing again.
+    bufs_->publish();
+    for (Connection* c : starved_) {
+      c->starved = false;
+      if (!c->closed) drive(c);
+    }
+    starved_.clear();
+
+    expire_timers();
+    if (access_log_) access_log_->flush();
+    for (Connection* c : graveyard_) {
+      release_buffers(c);
+      delete c;
+    }
+    graveyard_.clear();
+  }
+
+  // Whatever is still open after the grace period is closed; then wait
+  // (bounded) for the kernel to give every operation back before the
+  // connections and buffers it may still point at are freed.
+  while (Connection* c = timers_.any()) close_conn(c);
+  if (accept_armed_ && !accept_cancelled_) cancel(kAcceptTag);
+  if (wake_armed_) cancel(kWakeTag);
+  int64_t until = clock_.monotonic_ms() + kTeardownMs;
+  while ((zombies_ > 0 || accept_armed_ || wake_armed_) && clock_.monotonic_ms() < until) {
+    ring_->submit_and_wait(50);
+    unsigned head, n = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(ring, head, cqe) {
+      dispatch(cqe);
+      ++n;
+    }
+    io_uring_cq_advance(ring, n);
+    clock_.update();
+  }
+  for (Connection* c : graveyard_) {
+    release_buffers(c);
+    delete c;
+  }
+  graveyard_.clear();
+  if (access_log_) access_log_->flush();
+  RW_LOG_DEBUG("uring worker: {} loop turns, {} submits, {} CQEs ({})", turns_, ring_->enters(), cqes_,
+               ring_->mode());
+}
+
+void Proactor::dispatch(io_uring_cqe* cqe) {
+  uint64_t ud = io_uring_cqe_get_data64(cqe);
+  switch (ud) {
+    case kIgnoreTag: return;
+    case kAcceptTag: return on_accept(cqe->res, cqe->flags & IORING_CQE_F_MORE);
+    case kWakeTag: return on_wake();
+    default: break;
+  }
+  auto* c = reinterpret_cast<Connection*>(ud & ~kOpMask);
+  switch (ud & kOpMask) {
+    case kRecv: return on_recv(c, cqe->res, cqe->flags);
+    case kSend: return on_send(c, cqe->res);
+    case kPollOut: return on_poll_out(c, cqe->res);
+  }
+}
+
+void Proactor::submit_accept() {
+  // Multishot: one SQE accepts every connection until it is cancelled. The
+  // peer address cannot come with it (one address buffer would be shared by
+  // all completions), so it is asked for only when the access log needs it.
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_multishot_accept(sqe, listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, kAcceptTag);
+  accept_armed_ = true;
+  accept_cancelled_ = false;
+}
+
+void Proactor::on_accept(int res, bool more) {
+  if (!more) accept_armed_ = false;
+  if (res >= 0) {
+    if (stopping_ || conns_ >= max_conns_) {
+      // Accepted while the cancel was on its way: over the limit.
+      ::close(res);
+      return;
+    }
+    auto* c = new Connection;
+    c->fd = res;
+    core::set_nodelay(res);
+    if (access_log_) {
+      c->peer.len = sizeof c->peer.addr;
+      ::getpeername(res, reinterpret_cast<sockaddr*>(&c->peer.addr), &c->peer.len);
+    }
+    ++conns_;
+    schedule(c, kHeader);
+    submit_recv(c);
+    return;
+  }
+  if (res == -ECANCELED) return;
+  if (!stopping_) {
+    // Out of descriptors or memory: wait a moment instead of spinning on an
+    // accept we cannot act on (nginx does the same).
+    RW_LOG_WARN("accept: {}; pausing accepts for 100 ms", strerror(-res));
+    accept_resume_ms_ = clock_.monotonic_ms() + 100;
+  }
+}
+
+void Proactor::submit_wake() {
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_read(sqe, wake_.get(), &wake_value_, sizeof wake_value_, 0);
+  io_uring_sqe_set_data64(sqe, kWakeTag);
+  wake_armed_ = true;
+}
+
+void Proactor::on_wake() {
+  wake_armed_ = false;
+  // The loop reads stop_requested_ at the top of the next turn.
+  if (!stop_requested_.load(std::memory_order_acquire)) submit_wake();
+}
+
+void Proactor::submit_recv(Connection* c) {
+  // Multishot with buffer select: the kernel picks a buffer from the ring
+  // only when bytes arrive, and keeps the receive armed after each one.
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_recv_multishot(sqe, c->fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = bufs_->group();
+  io_uring_sqe_set_data64(sqe, c->tag(kRecv));
+  c->recv_armed = true;
+  c->recv_cancelled = false;
+  ++c->ops;
+}
+
+void Proactor::on_recv(Connection* c, int res, uint32_t flags) {
+  if (res > 0) {
+    auto bid = static_cast<uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+    if (!c->closed) absorb(c, bufs_->data(bid), static_cast<size_t>(res));
+    bufs_->give_back(bid);
+  }
+  // Without F_MORE the multishot receive has ended (EOF, error, ENOBUFS,
+  // cancel, or the kernel's own reasons): it is re-armed if still wanted.
+  if (!(flags & IORING_CQE_F_MORE)) {
+    c->recv_armed = false;
+    op_done(c);
+  }
+  if (c->closed) return;
+  if (res > 0 || res == -ECANCELED) {
+    drive(c);
+  } else if (res == 0) {
+    c->eof = true;
+    drive(c);
+  } else if (res == -ENOBUFS) {
+    if (!c->starved) {
+      c->starved = true;
+      starved_.push_back(c);
+    }
+  } else {
+    close_conn(c);
+  }
+}
+
+void Proactor::absorb(Connection* c, const char* data, size_t n) {
+  // After the final response nothing more will be read: drop it.
+  if (c->lingering || c->session.closing()) return;
+  if (c->in_len == 0) {
+    // The common case: parse straight from the provided buffer, no copy.
+    // Only what a request left incomplete is copied out, so the buffer can
+    // go back to the kernel at once.
+    core::OutQueue& q = output(c)->q;
+    if (!q.full()) {
+      size_t used = c->session.process({data, n}, q, services_, c->peer);
+      data += used;
+      n -= used;
+    }
+    if (n == 0 || c->session.closing()) return;
+  }
+  if (!append_input(c, data, n)) close_conn(c);
+}
+
+bool Proactor::append_input(Connection* c, const char* data, size_t n) {
+  size_t need = c->in_len + n;
+  if (need > c->in_cap) {
+    if (need > kInMax) return false;
+    char* grown;
+    size_t cap;
+    if (!c->in && need <= kInBuf) {
+      cap = kInBuf;
+      if (!free_inputs_.empty()) {
+        grown = free_inputs_.back().release();
+        free_inputs_.pop_back();
+      } else {
+        grown = new char[kInBuf];
+      }
+    } else {
+      // Only a pipelined burst behind a slow send gets here: the receive is
+      // paused, but a few buffers may already be on their way.
+      cap = std::max(need, size_t{c->in_cap} * 2);
+      grown = new char[cap];
+      if (c->in_len) memcpy(grown, c->in, c->in_len);
+      if (c->in_cap == kInBuf)
+        free_inputs_.emplace_back(c->in);
+      else
+        delete[] c->in;
+    }
+    c->in = grown;
+    c->in_cap = static_cast<uint32_t>(cap);
+  }
+  memcpy(c->in + c->in_len, data, n);
+  c->in_len = static_cast<uint32_t>(need);
+  return true;
+}
+
+Output* Proactor::output(Connection* c) {
+  if (!c->out) {
+    if (!free_outputs_.empty()) {
+      c->out = free_outputs_.back().release();
+      free_outputs_.pop_back();
+    } else {
+      c->out = new Output;
+    }
+  }
+  return c->out;
+}
+
+void Proactor::drive(Connection* c) {
+  for (;;) {
+    size_t used = 0;
+    if (c->in_len > 0 && !c->session.closing() && !c->lingering) {
+      core::OutQueue& q = output(c)->q;
+      if (!q.full()) {
+        used = c->session.process({c->in, c->in_len}, q, services_, c->peer);
+        c->in_len -= static_cast<uint32_t>(used);
+        if (used && c->in_len) memmove(c->in, c->in + used, c->in_len);
+      }
+    }
+    if (c->out && !c->out->q.empty() && !c->sending && !submit_send(c)) return;
+    // A queue emptied without a send in flight (sendfile finished inline)
+    // leaves room to parse the requests still buffered.
+    if (used == 0 || c->sending || c->in_len == 0) break;
+  }
+
+  bool output_pending = c->sending || (c->out && !c->out->q.empty());
+  if (output_pending) {
+    if (c->timer.list != kWrite) schedule(c, kWrite);
+  } else if (c->lingering) {
+    // Waiting for the client's EOF, or the linger timeout.
+    if (c->eof) {
+      close_conn(c);
+      return;
+    }
+  } else if (c->session.closing() || c->eof || (stopping_ && !c->session.mid_request())) {
+    finish(c);
+    if (c->closed) return;
+  } else if (c->session.mid_request() || c->in_len > 0) {
+    if (c->timer.list != kHeader) schedule(c, kHeader);
+  } else {
+    release_buffers(c);
+    schedule(c, kIdle);
+  }
+
+  // Backpressure: while a send is in flight and requests pile up behind
+  // it, the receive is cancelled and the bytes wait in the kernel.
+  bool want_recv = !c->eof && !(c->sending && c->in_len >= kInPause);
+  if (want_recv && !c->recv_armed && !c->starved) {
+    submit_recv(c);
+  } else if (!want_recv && c->recv_armed && !c->recv_cancelled) {
+    c->recv_cancelled = true;
+    cancel(c->tag(kRecv));
+  }
+}
+
+void Proactor::finish(Connection* c) {
+  if (c->eof) {
+    close_conn(c);
+    return;
+  }
+  // Everything is sent. Half-close and drain whatever the client still
+  // sends, so that closing with unread input does not make the kernel reset
+  // the connection and destroy the answer before the client reads it.
+  c->in_len = 0;
+  release_buffers(c);
+  ::shutdown(c->fd, SHUT_WR);
+  c->lingering = true;
+  schedule(c, kLinger);
+}
+
+bool Proactor::submit_send(Connection* c) {
+  Output& o = *c->out;
+  core::OutQueue& q = o.q;
+  while (!q.empty()) {
+    if (q.front_is_file()) {
+      // File ranges go out with sendfile(2) from the loop while the socket
+      // takes them; when it is full, a POLLOUT poll says when to go on.
+      // (See proactor/README.md for why not splice or reads into buffers.)
+      const auto& s = q.front();
+      off_t off = s.file_offset;
+      ssize_t n = ::sendfile(c->fd, s.file_fd, &off, s.len);
+      if (n > 0) {
+        q.consume(static_cast<size_t>(n));
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        io_uring_sqe* sqe = ring_->sqe();
+        io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+        io_uring_sqe_set_data64(sqe, c->tag(kPollOut));
+        c->sending = true;
+        ++c->ops;
+        return true;
+      }
+      close_conn(c);  // an error, or the file shrank under us: the framing is lost
+      return false;
+    }
+    // One send in flight per connection: two could complete out of order
+    // when the socket buffer fills.
+    size_t cnt = q.fill_iovec(o.iov.data(), o.iov.size());
+    io_uring_sqe* sqe = ring_->sqe();
+    if (cnt == 1) {
+      io_uring_prep_send(sqe, c->fd, o.iov[0].iov_base, o.iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+      o.msg = {};
+      o.msg.msg_iov = o.iov.data();
+      o.msg.msg_iovlen = cnt;
+      io_uring_prep_sendmsg(sqe, c->fd, &o.msg, MSG_NOSIGNAL);
+    }
+    io_uring_sqe_set_data64(sqe, c->tag(kSend));
+    c->sending = true;
+    ++c->ops;
+    return true;
+  }
+  return true;
+}
+
+void Proactor::on_send(Connection* c, int res) {
+  c->sending = false;
+  op_done(c);
+  if (c->closed) return;
+  if (res <= 0) {  // EPIPE, ECONNRESET, ...: the client is gone
+    close_conn(c);
+    return;
+  }
+  // A short send leaves the rest queued; drive() sends it next.
+  c->out->q.consume(static_cast<size_t>(res));
+  if (c->timer.list == kWrite) schedule(c, kWrite);  // progress restarts the send timeout
+  drive(c);
+}
+
+void Proactor::on_poll_out(Connection* c, int res) {
+  c->sending = false;
+  op_done(c);
+  if (c->closed) return;
+  if (res < 0) {
+    close_conn(c);
+    return;
+  }
+  drive(c);
+}
+
+void Proactor::cancel(uint64_t user_data) {
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_cancel64(sqe, user_data, 0);
+  io_uring_sqe_set_data64(sqe, kIgnoreTag);
+}
+
+void Proactor::op_done(Connection* c) {
+  if (--c->ops == 0 && c->closed) {
+    --zombies_;
+    graveyard_.push_back(c);
+  }
+}
+
+void Proactor::release_buffers(Connection* c) {
+  if (c->in && c->in_len == 0) {
+    if (c->in_cap == kInBuf)
+      free_inputs_.emplace_back(c->in);
+    else
+      delete[] c->in;
+    c->in = nullptr;
+    c->in_cap = 0;
+  }
+  if (c->out && c->out->q.empty() && !c->sending) {
+    free_outputs_.emplace_back(c->out);
+    c->out = nullptr;
+  }
+}
+
+void Proactor::schedule(Connection* c, int kind) { timers_.schedule(c, kind, clock_.monotonic_ms()); }
+
+void Proactor::expire_timers() {
+  int64_t now = clock_.monotonic_ms();
+  for (int kind = 0; kind < 4; ++kind) {
+    while (Connection* c = timers_.head(kind)) {
+      if (c->timer.deadline > now) break;
+      if (kind == kHeader && !c->lingering && c->session.mid_request()) {
+        // A slow or stalled request head: answer 408 and close.
+        c->in_len = 0;
+        c->session.fail(408, output(c)->q, services_, c->peer);
+        drive(c);
+        if (!c->closed && c->timer.list == kHeader) close_conn(c);
+        continue;
+      }
+      close_conn(c);
+    }
+  }
+}
+
+void Proactor::begin_stop() {
+  stopping_ = true;
+  stop_deadline_ms_ = clock_.monotonic_ms() + kStopGraceMs;
+  // The accept holds its own reference to the listener, so the fd can close
+  // now; the socket goes (and new connections are refused) once it is
+  // cancelled.
+  if (accept_armed_ && !accept_cancelled_) {
+    cancel(kAcceptTag);
+    accept_cancelled_ = true;
+  }
+  listener_.reset();
+  // Idle connections, and new ones that have sent nothing yet, close now;
+  // the others once their answer is out.
+  for (int kind : {kIdle, kHeader}) {
+    for (Connection* c = timers_.head(kind); c;) {
+      Connection* next = c->timer.next;
+      if (kind == kIdle || (!c->session.mid_request() && c->in_len == 0)) close_conn(c);
+      c = next;
+    }
+  }
+}
+
+void Proactor::close_conn(Connection* c) {
+  if (c->closed) return;
+  c->closed = true;
+  timers_.unlink(c);
+  --conns_;
+  if (c->ops > 0) {
+    // Operations still hold the socket: cancel them all, and submit the
+    // cancel before closing the fd, since the kernel finds them by fd. The
+    // connection is freed when the last of their CQEs comes back.
+    io_uring_sqe* sqe = ring_->sqe();
+    io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_sqe_set_data64(sqe, kIgnoreTag);
+    ring_->submit();
+    ++zombies_;
+  } else {
+    graveyard_.push_back(c);
+  }
+  ::close(c->fd);
+  c->fd = -1;
+}
+
+}  // namespace ringwire::proactor
