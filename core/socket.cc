@@ -86,6 +86,9 @@ Result<Fd> listen_tcp(const Endpoint& ep, bool reuseport, int backlog) {
   if (reuseport && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
     return last_errno();
   if (ep.addr.ss_family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  // Accepted sockets inherit TCP_NODELAY from the listener on Linux: one
+  // setsockopt here instead of one per connection.
+  set_nodelay(fd.get());
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&ep.addr), ep.len) < 0) return last_errno();
   if (::listen(fd.get(), backlog) < 0) return last_errno();
   return fd;

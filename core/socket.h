@@ -31,6 +31,7 @@ std::expected<Endpoint, std::string> parse_endpoint(std::string_view text);
 
 // A non-blocking listening TCP socket bound to `ep` with SO_REUSEADDR and,
 // when `reuseport`, SO_REUSEPORT so that every worker can own a listener.
+// TCP_NODELAY is set on it, and accepted sockets inherit it.
 Result<Fd> listen_tcp(const Endpoint& ep, bool reuseport, int backlog);
 
 // The address a socket is bound to (to learn the port the kernel chose for :0).

@@ -234,7 +234,6 @@ void Proactor::on_accept(int res, bool more) {
     }
     auto* c = new Connection;
     c->fd = res;
-    core::set_nodelay(res);
     if (access_log_) {
       c->peer.len = sizeof c->peer.addr;
       ::getpeername(res, reinterpret_cast<sockaddr*>(&c->peer.addr), &c->peer.len);

@@ -152,7 +152,6 @@ void EventLoop::on_accept() {
       }
       return;
     }
-    core::set_nodelay(fd);
     auto* c = new Connection;
     c->fd = fd;
     c->peer = peer;
