@@ -100,7 +100,7 @@ Proactor::Proactor(const core::ServeConfig& config, std::unique_ptr<Ring> ring, 
 Proactor::~Proactor() {
   // run() returns with every connection gone; this covers a loop never run.
   while (Connection* c = timers_.any()) close_conn(c);
-  for (Connection* c : graveyard_) delete c;
+  bury_closed();
 }
 
 void Proactor::request_stop() noexcept {
@@ -162,11 +162,7 @@ void Proactor::run(core::Fd listener) {
 
     expire_timers();
     if (access_log_) access_log_->flush();
-    for (Connection* c : graveyard_) {
-      release_buffers(c);
-      delete c;
-    }
-    graveyard_.clear();
+    bury_closed();
   }
 
   // Whatever is still open after the grace period is closed; then wait
@@ -187,11 +183,7 @@ void Proactor::run(core::Fd listener) {
     io_uring_cq_advance(ring, n);
     clock_.update();
   }
-  for (Connection* c : graveyard_) {
-    release_buffers(c);
-    delete c;
-  }
-  graveyard_.clear();
+  bury_closed();
   if (access_log_) access_log_->flush();
   RW_LOG_DEBUG("uring worker: {} loop turns, {} submits, {} CQEs ({})", turns_, ring_->enters(), cqes_,
                ring_->mode());
@@ -529,6 +521,18 @@ void Proactor::release_buffers(Connection* c) {
     free_outputs_.emplace_back(c->out);
     c->out = nullptr;
   }
+}
+
+void Proactor::bury_closed() {
+  // Closed, and the kernel holds nothing of theirs any more: what they
+  // still buffered is dropped and their buffers go back to the pools.
+  for (Connection* c : graveyard_) {
+    c->in_len = 0;
+    if (c->out) c->out->q.clear();
+    release_buffers(c);
+    delete c;
+  }
+  graveyard_.clear();
 }
 
 void Proactor::schedule(Connection* c, int kind) { timers_.schedule(c, kind, clock_.monotonic_ms()); }

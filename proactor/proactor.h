@@ -72,6 +72,7 @@ class Proactor {
   void finish(Connection* c);
   void close_conn(Connection* c);
   void op_done(Connection* c);
+  void bury_closed();
   void schedule(Connection* c, int kind);
   void expire_timers();
   void begin_stop();
