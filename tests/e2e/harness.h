@@ -11,12 +11,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -34,8 +36,16 @@ class Server {
          const std::function<void()>& in_child = {}) {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-    std::vector<std::string> args = {RINGWIRE_BINARY, "serve", "--listen", "127.0.0.1:0",
-                                     "--root", root, "--workers", "2", "--log-level", "info"};
+    std::vector<std::string> args = {RINGWIRE_BINARY, "serve",  "--listen",
+                                     "127.0.0.1:0",   "--root", root};
+    // `--workers 2` and `--log-level info` are defaults that `extra` may replace
+    // (the CLI refuses an option given twice).
+    const std::pair<const char*, const char*> defaults[] = {{"--workers", "2"},
+                                                            {"--log-level", "info"}};
+    for (auto [option, value] : defaults) {
+      if (std::find(extra.begin(), extra.end(), option) == extra.end())
+        args.insert(args.end(), {option, value});
+    }
     if (!engine.empty()) args.insert(args.begin() + 2, {"--engine", engine});
     args.insert(args.end(), extra.begin(), extra.end());
     pid_ = fork();
