@@ -23,7 +23,7 @@ struct ServeConfig {
   LogLevel log_level = LogLevel::Info;
   uint64_t cache_max_file = 64 * 1024;  // files up to this size are cached whole
   uint64_t cache_max_entries = 4096;
-  unsigned ring_buffers = 1024;  // uring: provided receive buffers per worker
+  unsigned ring_buffers = 512;  // uring: provided receive buffers per worker
 };
 
 const char* engine_name(EngineKind kind) noexcept;

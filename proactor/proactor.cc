@@ -64,10 +64,17 @@ struct Connection {
   char* in = nullptr;  // bytes received but not parsed yet; pooled when kInBuf
   Output* out = nullptr;
   core::HttpSession session;
-  core::Endpoint peer;  // filled only when there is an access log
+  // Only the access log needs the client's address, and a multishot accept
+  // does not deliver it: it is looked up, and stored, only when logging.
+  // An idle connection stays ~130 bytes smaller without it.
+  std::unique_ptr<core::Endpoint> peer;
   core::DeadlineHook<Connection> timer;
 
   uint64_t tag(Op op) const noexcept { return reinterpret_cast<uintptr_t>(this) | op; }
+  const core::Endpoint& client() const noexcept {
+    static const core::Endpoint kUnknown{};
+    return peer ? *peer : kUnknown;
+  }
 };
 
 core::Result<std::unique_ptr<Proactor>> Proactor::create(const core::ServeConfig& config, int root_fd,
@@ -227,8 +234,9 @@ void Proactor::on_accept(int res, bool more) {
     auto* c = new Connection;
     c->fd = res;
     if (access_log_) {
-      c->peer.len = sizeof c->peer.addr;
-      ::getpeername(res, reinterpret_cast<sockaddr*>(&c->peer.addr), &c->peer.len);
+      c->peer = std::make_unique<core::Endpoint>();
+      c->peer->len = sizeof c->peer->addr;
+      ::getpeername(res, reinterpret_cast<sockaddr*>(&c->peer->addr), &c->peer->len);
     }
     ++conns_;
     schedule(c, kHeader);
@@ -307,7 +315,7 @@ void Proactor::absorb(Connection* c, const char* data, size_t n) {
     // go back to the kernel at once.
     core::OutQueue& q = output(c)->q;
     if (!q.full()) {
-      size_t used = c->session.process({data, n}, q, services_, c->peer);
+      size_t used = c->session.process({data, n}, q, services_, c->client());
       data += used;
       n -= used;
     }
@@ -367,7 +375,7 @@ void Proactor::drive(Connection* c) {
     if (c->in_len > 0 && !c->session.closing() && !c->lingering) {
       core::OutQueue& q = output(c)->q;
       if (!q.full()) {
-        used = c->session.process({c->in, c->in_len}, q, services_, c->peer);
+        used = c->session.process({c->in, c->in_len}, q, services_, c->client());
         c->in_len -= static_cast<uint32_t>(used);
         if (used && c->in_len) memmove(c->in, c->in + used, c->in_len);
       }
@@ -545,7 +553,7 @@ void Proactor::expire_timers() {
       if (kind == kHeader && !c->lingering && c->session.mid_request()) {
         // A slow or stalled request head: answer 408 and close.
         c->in_len = 0;
-        c->session.fail(408, output(c)->q, services_, c->peer);
+        c->session.fail(408, output(c)->q, services_, c->client());
         drive(c);
         if (!c->closed && c->timer.list == kHeader) close_conn(c);
         continue;
