@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--cache-max-file", cfg.cache_max_file, "bytes: files up to this are cached whole")
       ->capture_default_str();
   serve_cmd->add_option("--ring-buffers", cfg.ring_buffers,
-                        "uring: 2 KiB receive buffers per worker (rounded up to a power of two)")
+                        "uring: 1 KiB receive buffers per worker (rounded up to a power of two)")
       ->check(CLI::Range(1u, 32768u))
       ->capture_default_str();
 

@@ -45,6 +45,14 @@ size_t OutQueue::fill_iovec(iovec* iov, size_t max) const noexcept {
   return n;
 }
 
+OutQueue::Segment OutQueue::pop_front() noexcept {
+  assert(!empty() && !front_in_arena());
+  Segment s = std::move(segs_[head_++]);
+  pending_ -= s.len;
+  if (head_ == tail_) clear();
+  return s;
+}
+
 void OutQueue::consume(size_t n) noexcept {
   pending_ -= n;
   while (n > 0 && head_ < tail_) {

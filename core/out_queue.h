@@ -69,6 +69,18 @@ class OutQueue {
   // Returns how many entries were written.
   size_t fill_iovec(iovec* iov, size_t max) const noexcept;
 
+  // True when the front segment's bytes live in this queue's arena (and so
+  // cannot outlive the queue).
+  bool front_in_arena() const noexcept {
+    const char* d = segs_[head_].data;
+    return d >= arena_.data() && d < arena_.data() + kArenaSize;
+  }
+
+  // Removes the front segment and hands it over, its hold included, so an
+  // engine can send it while the queue serves someone else. Not for a
+  // segment in the arena.
+  Segment pop_front() noexcept;
+
   // Marks `n` bytes at the front as sent, dropping finished segments.
   void consume(size_t n) noexcept;
 

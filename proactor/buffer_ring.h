@@ -21,7 +21,7 @@ class BufferRing {
   // Most request heads fit in one buffer (nginx starts with 1 KiB); a
   // longer one spans several and is copied out. Small buffers keep the
   // memory the kernel cycles through small.
-  static constexpr size_t kBufferSize = 2048;
+  static constexpr size_t kBufferSize = 1024;
 
   // `count` is rounded up to a power of two (the kernel's requirement).
   static core::Result<std::unique_ptr<BufferRing>> create(io_uring* ring, unsigned count, uint16_t group);
