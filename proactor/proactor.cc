@@ -200,8 +200,8 @@ void Proactor::run(core::Fd listener) {
   }
   bury_closed();
   if (access_log_) access_log_->flush();
-  RW_LOG_DEBUG("uring worker: {} loop turns, {} submits, {} CQEs ({}) outputs {} inputs {}", turns_, ring_->enters(), cqes_,
-               ring_->mode(), free_outputs_.size(), free_inputs_.size());
+  RW_LOG_DEBUG("uring worker: {} loop turns, {} submits, {} CQEs, {} receives re-armed after ENOBUFS ({})", turns_,
+               ring_->enters(), cqes_, starved_total_, ring_->mode());
 }
 
 void Proactor::dispatch(io_uring_cqe* cqe) {
@@ -308,6 +308,7 @@ void Proactor::on_recv(Connection* c, int res, uint32_t flags) {
     if (!c->starved) {
       c->starved = true;
       starved_.push_back(c);
+      ++starved_total_;
     }
   } else {
     close_conn(c);

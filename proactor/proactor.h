@@ -109,6 +109,7 @@ class Proactor {
   // Loop-turn cost, logged at debug level when the worker stops.
   uint64_t turns_ = 0;
   uint64_t cqes_ = 0;
+  uint64_t starved_total_ = 0;
 };
 
 }  // namespace ringwire::proactor

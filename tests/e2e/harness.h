@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,18 @@
 namespace ringwire::test {
 
 using namespace std::chrono_literals;
+
+// An empty directory in /tmp for this test, named after it (a
+// parameterized test's '/' becomes '-', so removing it removes it all).
+inline std::filesystem::path fresh_test_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string(info->test_suite_name()) + "-" + info->name();
+  for (char& ch : name)
+    if (ch == '/') ch = '-';
+  auto dir = std::filesystem::temp_directory_path() / ("ringwire-test-" + std::to_string(getpid()) + "-" + name);
+  std::filesystem::remove_all(dir);
+  return dir;
+}
 
 // A server process started for one test and stopped by pid when it ends.
 // Its stderr (the log) is kept, so tests can check what it said.

@@ -26,9 +26,7 @@ const char* kEngines[] = {"reactor", "uring"};
 class ServeTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("ringwire-test-" + std::to_string(getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
+    root_ = fresh_test_dir();
     fs::create_directories(root_ / "www" / "sub");
     write(root_ / "www" / "index.html", "<h1>index</h1>\n");
     write(root_ / "www" / "page.html", "<html><body>small</body></html>\n");

@@ -43,13 +43,7 @@ const char kGetPage[] = "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n";
 class DocrootTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(info->test_suite_name()) + "-" + info->name();
-    for (char& ch : name) {
-      if (ch == '/') ch = '-';
-    }
-    root_ = fs::temp_directory_path() / ("ringwire-test-" + std::to_string(getpid()) + "-" + name);
-    fs::remove_all(root_);
+    root_ = fresh_test_dir();
     fs::create_directories(root_ / "www");
     write(root_ / "www" / "page.html", kPage);
     big_.resize(300 * 1024);
