@@ -322,9 +322,9 @@ INSTANTIATE_TEST_SUITE_P(EdgeEngines, EdgeTest, ::testing::Values("reactor", "ur
                          [](const auto& info) { return std::string(info.param); });
 
 TEST_F(UringTest, BufferRingExhaustion) {
-  // Eight 4 KiB buffers for 300 connections that each send 3 KiB at once:
+  // Eight 1 KiB buffers for 300 connections that each send 3 KiB at once:
   // the ring runs dry again and again, and every recv must be re-armed.
-  Server s("uring", www(), {"--workers", "1", "--ring-buffers", "8"});
+  Server s("uring", www(), {"--workers", "1", "--ring-buffers", "8", "--log-level", "debug"});
   const std::string req = padded_request(3 * 1024);
   std::vector<int> fds;
   for (int i = 0; i < 300; ++i) {
@@ -349,6 +349,14 @@ TEST_F(UringTest, BufferRingExhaustion) {
   int status = s.stop();
   EXPECT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
+  // The worker's closing line counts the receives that ended with ENOBUFS:
+  // the ring must really have run dry for this test to mean anything.
+  const std::string& log = s.log();
+  size_t at = log.find(" receives re-armed after ENOBUFS");
+  ASSERT_NE(at, std::string::npos) << log;
+  size_t start = log.rfind(", ", at);
+  ASSERT_NE(start, std::string::npos) << log;
+  EXPECT_GT(std::stoul(log.substr(start + 2, at - start - 2)), 0u) << log;
 }
 
 #if defined(__x86_64__)
