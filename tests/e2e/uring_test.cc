@@ -249,6 +249,35 @@ TEST_P(EdgeTest, FiveThousandPipelinedRequestsInOrder) {
   close(fd);
 }
 
+TEST_P(EdgeTest, MaxConnsHoldsTheNextClientUntilOneCloses) {
+  Server s(GetParam(), www(), {"--workers", "1", "--max-conns", "2"});
+  int a = connect_to(s.port());
+  int b = connect_to(s.port());
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  for (int fd : {a, b}) {
+    send_all(fd, kGetPage);
+    std::string pending;
+    Response r;
+    ASSERT_TRUE(read_response(fd, pending, r));
+    ASSERT_EQ(r.status, 200);
+  }
+  // The third connection completes its handshake in the kernel's backlog,
+  // but the server does not take it while two are open.
+  int c = connect_to(s.port());
+  ASSERT_GE(c, 0);
+  send_all(c, kGetPage);
+  EXPECT_EQ(peer_event(c, 500), -1) << "answered over --max-conns";
+  close(a);
+  std::string pending;
+  Response r;
+  ASSERT_TRUE(read_response(c, pending, r)) << "not served after a slot freed";
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, kPage);
+  close(b);
+  close(c);
+}
+
 TEST_P(EdgeTest, StopWithConnectionsOpen) {
   // On loopback the server's send buffer grows to about 3 MiB, which would
   // swallow big.bin whole; 8 MiB keeps the response in flight at the stop.
