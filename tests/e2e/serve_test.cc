@@ -228,6 +228,22 @@ TEST_P(ServeTest, ClientResetMidResponseDoesNotHurtServer) {
   EXPECT_EQ(r.body.size(), big_.size());
 }
 
+TEST_P(ServeTest, AccessLogNamesTheClientAndTheRequest) {
+  std::string log_path = (root_ / "access.log").string();
+  Server s(GetParam(), www(), {"--access-log", log_path});
+  EXPECT_EQ(request(s.port(), "GET /page.html HTTP/1.1\r\nHost: x\r\nUser-Agent: t/1\r\n\r\n").status, 200);
+  EXPECT_EQ(request(s.port(), "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").status, 404);
+  EXPECT_EQ(WEXITSTATUS(s.stop()), 0);  // the log is flushed by then
+  std::ifstream in(log_path);
+  std::string first, second;
+  ASSERT_TRUE(std::getline(in, first));
+  ASSERT_TRUE(std::getline(in, second));
+  EXPECT_TRUE(first.starts_with("127.0.0.1 - - [")) << first;
+  EXPECT_NE(first.find("\"GET /page.html HTTP/1.1\" 200 32 \"-\" \"t/1\""), std::string::npos) << first;
+  EXPECT_TRUE(second.starts_with("127.0.0.1 - - [")) << second;
+  EXPECT_NE(second.find("\"GET /nope HTTP/1.1\" 404 "), std::string::npos) << second;
+}
+
 TEST_P(ServeTest, GracefulStopExitsZero) {
   Server s(GetParam(), www());
   int idle = connect_to(s.port());
