@@ -47,6 +47,17 @@ class DeadlineLists {
 
   T* head(int kind) const noexcept { return lists_[kind].head; }
 
+  // Calls f(c) for every connection in list `kind`, oldest first; f may
+  // unlink the one it is given, or move it to another list.
+  template <class F>
+  void for_each(int kind, F&& f) {
+    for (T* c = lists_[kind].head; c;) {
+      T* next = c->timer.next;
+      f(c);
+      c = next;
+    }
+  }
+
   // The first list with a connection in it, or nullptr.
   T* any() const noexcept {
     for (const List& l : lists_)

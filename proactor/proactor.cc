@@ -152,15 +152,7 @@ void Proactor::run(core::Fd listener) {
     clock_.update();
     ++turns_;
 
-    // One batch: every CQE that is there, then one CQ advance.
-    unsigned head, n = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(ring, head, cqe) {
-      dispatch(cqe);
-      ++n;
-    }
-    io_uring_cq_advance(ring, n);
-    cqes_ += n;
+    reap();
     if (!warned_overflow && io_uring_cq_has_overflow(ring)) {
       warned_overflow = true;
       RW_LOG_WARN("io_uring completion queue overflowed; completions are kept but slower");
@@ -189,19 +181,27 @@ void Proactor::run(core::Fd listener) {
   int64_t until = clock_.monotonic_ms() + kTeardownMs;
   while ((zombies_ > 0 || accept_armed_ || wake_armed_) && clock_.monotonic_ms() < until) {
     ring_->submit_and_wait(50);
-    unsigned head, n = 0;
-    io_uring_cqe* cqe;
-    io_uring_for_each_cqe(ring, head, cqe) {
-      dispatch(cqe);
-      ++n;
-    }
-    io_uring_cq_advance(ring, n);
+    reap();
     clock_.update();
   }
   bury_closed();
   if (access_log_) access_log_->flush();
   RW_LOG_DEBUG("uring worker: {} loop turns, {} submits, {} CQEs, {} receives re-armed after ENOBUFS ({})", turns_,
                ring_->enters(), cqes_, starved_total_, ring_->mode());
+}
+
+void Proactor::reap() {
+  // One batch: every CQE that is there (including any that handlers cause
+  // to be posted meanwhile), then one CQ advance.
+  io_uring* ring = ring_->get();
+  unsigned head, n = 0;
+  io_uring_cqe* cqe;
+  io_uring_for_each_cqe(ring, head, cqe) {
+    dispatch(cqe);
+    ++n;
+  }
+  io_uring_cq_advance(ring, n);
+  cqes_ += n;
 }
 
 void Proactor::dispatch(io_uring_cqe* cqe) {
@@ -610,13 +610,10 @@ void Proactor::begin_stop() {
   listener_.reset();
   // Idle connections, and new ones that have sent nothing yet, close now;
   // the others once their answer is out.
-  for (int kind : {kIdle, kHeader}) {
-    for (Connection* c = timers_.head(kind); c;) {
-      Connection* next = c->timer.next;
-      if (kind == kIdle || (!c->session.mid_request() && c->in_len == 0)) close_conn(c);
-      c = next;
-    }
-  }
+  timers_.for_each(kIdle, [this](Connection* c) { close_conn(c); });
+  timers_.for_each(kHeader, [this](Connection* c) {
+    if (!c->session.mid_request() && c->in_len == 0) close_conn(c);
+  });
 }
 
 void Proactor::close_conn(Connection* c) {

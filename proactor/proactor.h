@@ -51,6 +51,7 @@ class Proactor {
   Proactor(const core::ServeConfig& config, std::unique_ptr<Ring> ring,
            std::unique_ptr<BufferRing> bufs, int root_fd, int access_log_fd);
 
+  void reap();
   void dispatch(io_uring_cqe* cqe);
   void submit_accept();
   void on_accept(int res, bool more);

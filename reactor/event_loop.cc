@@ -362,13 +362,10 @@ void EventLoop::begin_stop() {
   listener_.reset();
   // Idle connections, and new ones that have sent nothing yet, close now;
   // the others once their answer is out.
-  for (int kind : {kIdle, kHeader}) {
-    for (Connection* c = timers_.head(kind); c;) {
-      Connection* next = c->timer.next;
-      if (kind == kIdle || (!c->session.mid_request() && c->in_len == 0)) close_conn(c);
-      c = next;
-    }
-  }
+  timers_.for_each(kIdle, [this](Connection* c) { close_conn(c); });
+  timers_.for_each(kHeader, [this](Connection* c) {
+    if (!c->session.mid_request() && c->in_len == 0) close_conn(c);
+  });
 }
 
 void EventLoop::close_conn(Connection* c) {

@@ -143,8 +143,12 @@ class Server {
   std::string log_;
 };
 
-inline int connect_to(int port) {
+// A blocking client socket connected to 127.0.0.1:port, reads timing out
+// after 10 s, or -1. A `rcvbuf` set before the handshake fixes a small
+// receive window, so a large response stays in flight until the client reads.
+inline int connect_to(int port, int rcvbuf = 0) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);

@@ -86,24 +86,6 @@ int connect_nodelay(int port) {
   return fd;
 }
 
-// A client whose receive buffer is small from the handshake on (the window is
-// fixed by then), so a large response stays in flight until it reads.
-int connect_small_rcvbuf(int port, int bytes) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-  timeval tv{10, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // Sends `s` in `chunk`-byte writes, pausing 1 ms every `pause_every` writes so
 // the pieces reach the server as separate segments rather than one.
 void send_in_chunks(int fd, const std::string& s, size_t chunk, int pause_every) {
@@ -308,7 +290,7 @@ TEST_P(EdgeTest, StopWithConnectionsOpen) {
     partial.push_back(fd);
     send_all(fd, "GET /page.html HTTP/1.1\r\nHo");
   }
-  int slow = connect_small_rcvbuf(s.port(), 4096);
+  int slow = connect_to(s.port(), 4096);
   ASSERT_GE(slow, 0);
   send_all(slow, "GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n");
   std::this_thread::sleep_for(300ms);  // the server has read everything and the slow send is stuck
