@@ -97,8 +97,7 @@ core::Result<std::unique_ptr<Proactor>> Proactor::create(const core::ServeConfig
 
 Proactor::Proactor(const core::ServeConfig& config, std::unique_ptr<Ring> ring, std::unique_ptr<BufferRing> bufs,
                    int root_fd, int access_log_fd)
-    : config_(config),
-      wake_(::eventfd(0, EFD_CLOEXEC)),
+    : wake_(::eventfd(0, EFD_CLOEXEC)),
       ring_(std::move(ring)),
       bufs_(std::move(bufs)),
       handler_(root_fd, config.cache_max_file, config.cache_max_entries, clock_),

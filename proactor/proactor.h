@@ -81,7 +81,6 @@ class Proactor {
   Output* output(Connection* c);
   bool append_input(Connection* c, const char* data, size_t n);
 
-  const core::ServeConfig& config_;
   core::Fd listener_;
   core::Fd wake_;
   uint64_t wake_value_ = 0;
