@@ -50,8 +50,7 @@ struct Output {
 };
 
 struct Connection {
-  int fd = -1;      // owned: closed by Proactor::close_conn
-  uint8_t ops = 0;  // operations whose last CQE has not come back yet
+  int fd = -1;  // owned: closed by Proactor::close_conn
   bool recv_armed = false;
   bool recv_cancelled = false;  // a cancel of the receive is on its way
   bool sending = false;         // a send, or a POLLOUT poll for sendfile, is in flight
@@ -79,6 +78,9 @@ struct Connection {
   core::DeadlineHook<Connection> timer;
 
   uint64_t tag(Op op) const noexcept { return reinterpret_cast<uintptr_t>(this) | op; }
+  // The operations whose last CQE has not come back: the receive, and a
+  // send or POLLOUT poll. A closed connection is freed once there are none.
+  bool in_flight() const noexcept { return recv_armed || sending; }
   const core::Endpoint& client() const noexcept {
     static const core::Endpoint kUnknown{};
     return peer ? *peer : kUnknown;
@@ -282,7 +284,6 @@ void Proactor::submit_recv(Connection* c) {
   io_uring_sqe_set_data64(sqe, c->tag(kRecv));
   c->recv_armed = true;
   c->recv_cancelled = false;
-  ++c->ops;
 }
 
 void Proactor::on_recv(Connection* c, int res, uint32_t flags) {
@@ -454,7 +455,6 @@ bool Proactor::submit_send(Connection* c) {
     io_uring_prep_send(sqe, c->fd, c->flight.data, c->flight.len, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, c->tag(kSend));
     c->sending = true;
-    ++c->ops;
     return true;
   }
   Output& o = *c->out;
@@ -477,7 +477,6 @@ bool Proactor::submit_send(Connection* c) {
         io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
         io_uring_sqe_set_data64(sqe, c->tag(kPollOut));
         c->sending = true;
-        ++c->ops;
         return true;
       }
       close_conn(c);  // an error, or the file shrank under us: the framing is lost
@@ -497,7 +496,6 @@ bool Proactor::submit_send(Connection* c) {
     }
     io_uring_sqe_set_data64(sqe, c->tag(kSend));
     c->sending = true;
-    ++c->ops;
     return true;
   }
   return true;
@@ -543,7 +541,7 @@ void Proactor::cancel(uint64_t user_data) {
 }
 
 void Proactor::op_done(Connection* c) {
-  if (--c->ops == 0 && c->closed) {
+  if (c->closed && !c->in_flight()) {
     --zombies_;
     graveyard_.push_back(c);
   }
@@ -620,7 +618,7 @@ void Proactor::close_conn(Connection* c) {
   c->closed = true;
   timers_.unlink(c);
   --conns_;
-  if (c->ops > 0) {
+  if (c->in_flight()) {
     // Operations still hold the socket: cancel them all, and submit the
     // cancel before closing the fd, since the kernel finds them by fd. The
     // connection is freed when the last of their CQEs comes back.
