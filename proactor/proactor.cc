@@ -81,6 +81,8 @@ struct Connection {
   // The operations whose last CQE has not come back: the receive, and a
   // send or POLLOUT poll. A closed connection is freed once there are none.
   bool in_flight() const noexcept { return recv_armed || sending; }
+  // Bytes wait to be sent: a flight, or a non-empty queue.
+  bool output_queued() const noexcept { return flight.len > 0 || (out && !out->q.empty()); }
   const core::Endpoint& client() const noexcept {
     static const core::Endpoint kUnknown{};
     return peer ? *peer : kUnknown;
@@ -397,15 +399,13 @@ void Proactor::drive(Connection* c) {
         release_buffers(c);
       }
     }
-    bool queued = c->flight.len > 0 || (c->out && !c->out->q.empty());
-    if (queued && !c->sending && !submit_send(c)) return;
+    if (c->output_queued() && !c->sending && !submit_send(c)) return;
     // A queue emptied without a send in flight (sendfile finished inline)
     // leaves room to parse the requests still buffered.
     if (used == 0 || c->sending || c->in_len == 0) break;
   }
 
-  bool output_pending = c->sending || c->flight.len > 0 || (c->out && !c->out->q.empty());
-  if (output_pending) {
+  if (c->sending || c->output_queued()) {
     if (c->timer.list != kWrite) schedule(c, kWrite);
   } else if (c->lingering) {
     // Waiting for the client's EOF, or the linger timeout.
