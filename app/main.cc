@@ -140,7 +140,12 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--log-level", level, "debug | info | warn | error | off")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
-  serve_cmd->add_option("--cache-max-file", cfg.cache_max_file, "bytes: files up to this are cached whole")
+  serve_cmd->add_option("--cache-max-file", cfg.cache.max_file, "bytes: files up to this are cached whole")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{64} << 20))
+      ->capture_default_str();
+  serve_cmd->add_option("--cache-max-bytes", cfg.cache.max_bytes,
+                        "bytes of cached files per worker (least recently used go first)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40))
       ->capture_default_str();
   serve_cmd->add_option("--ring-buffers", cfg.ring_buffers,
                         "uring: 1 KiB receive buffers per worker (rounded up to a power of two)")

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/file_cache.h"
 #include "core/log.h"
 #include "core/socket.h"
 
@@ -21,8 +22,7 @@ struct ServeConfig {
   unsigned header_timeout_s = 10;
   std::string access_log;  // empty: off; "-": stdout
   LogLevel log_level = LogLevel::Info;
-  uint64_t cache_max_file = 64 * 1024;  // files up to this size are cached whole
-  uint64_t cache_max_entries = 4096;
+  CacheLimits cache;  // per worker
   unsigned ring_buffers = 512;  // uring: provided receive buffers per worker
 };
 

@@ -39,8 +39,8 @@ FileCache::Status status_for_errno(int err) {
 
 }  // namespace
 
-FileCache::FileCache(int root_fd, uint64_t max_whole_size, size_t max_entries, const Clock& clock)
-    : root_fd_(root_fd), max_whole_size_(max_whole_size), max_entries_(max_entries), clock_(clock) {}
+FileCache::FileCache(int root_fd, const CacheLimits& limits, const Clock& clock)
+    : root_fd_(root_fd), limits_(limits), clock_(clock) {}
 
 FileCache::Lookup FileCache::get(std::string_view path) {
   auto it = map_.find(path);
@@ -118,7 +118,7 @@ FileCache::Lookup FileCache::load(std::string_view path) {
   e->etag = fmt::format("\"{:x}-{:x}\"", st.st_mtim.tv_sec, st.st_size);
   char lm[32];
   e->last_modified.assign(lm, format_http_date(st.st_mtim.tv_sec, lm));
-  e->whole = e->size <= max_whole_size_;
+  e->whole = e->size <= limits_.max_file;
   build_response(*e);
   if (e->whole) {
     size_t off = e->response.size();
@@ -137,7 +137,7 @@ FileCache::Lookup FileCache::load(std::string_view path) {
   e->checked_second = clock_.unix_seconds();
   e->date_second = clock_.unix_seconds();
 
-  if (map_.size() >= max_entries_) map_.erase(map_.begin());
+  if (map_.size() >= limits_.max_entries) map_.erase(map_.begin());
   map_.insert_or_assign(std::string(path), e);
   return {Status::Ok, std::move(e)};
 }

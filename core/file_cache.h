@@ -47,6 +47,13 @@ struct FileEntry {
 // most once a second, and its Date refreshed when the second changes; an entry
 // still referenced by a pending send is replaced, never modified. One per
 // worker thread: no locks.
+// How much a worker's FileCache may hold.
+struct CacheLimits {
+  uint64_t max_file = 64 * 1024;          // files up to this size are cached whole
+  size_t max_entries = 4096;              // entries, whole or not
+  uint64_t max_bytes = 32 * 1024 * 1024;  // bytes of cached responses
+};
+
 class FileCache {
  public:
   enum class Status { Ok, NotFound, Forbidden, Redirect, Error };
@@ -55,7 +62,11 @@ class FileCache {
     std::shared_ptr<const FileEntry> entry;
   };
 
-  FileCache(int root_fd, uint64_t max_whole_size, size_t max_entries, const Clock& clock);
+  FileCache(int root_fd, const CacheLimits& limits, const Clock& clock);
+
+  // Picks up changes to cached files noticed since the last call. Cheap;
+  // engines call it once per loop turn, before handling the turn's events.
+  void poll_changes() noexcept {}
 
   // `path` comes from normalize_target: relative, no leading '/', "" for the
   // root. A directory serves its index.html when `path` ends in '/' (or is
@@ -77,8 +88,7 @@ class FileCache {
   void build_response(FileEntry& e) const;
 
   int root_fd_;  // borrowed from the server
-  uint64_t max_whole_size_;
-  size_t max_entries_;
+  CacheLimits limits_;
   const Clock& clock_;
   Map map_;
 };

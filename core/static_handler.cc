@@ -129,9 +129,8 @@ std::string_view reason_phrase(int status) noexcept {
   return "Unknown";
 }
 
-StaticHandler::StaticHandler(int root_fd, uint64_t max_whole_size, size_t max_entries,
-                             const Clock& clock)
-    : clock_(clock), cache_(root_fd, max_whole_size, max_entries, clock) {}
+StaticHandler::StaticHandler(int root_fd, const CacheLimits& limits, const Clock& clock)
+    : clock_(clock), cache_(root_fd, limits, clock) {}
 
 ResponseInfo StaticHandler::error(int status, ConnectionMode mode, OutQueue& out, bool head_only) {
   std::string_view body = error_body(status);

@@ -29,7 +29,7 @@ struct ResponseInfo {
 // queued by reference. One per worker thread.
 class StaticHandler {
  public:
-  StaticHandler(int root_fd, uint64_t max_whole_size, size_t max_entries, const Clock& clock);
+  StaticHandler(int root_fd, const CacheLimits& limits, const Clock& clock);
 
   ResponseInfo serve(const http::Request& req, ConnectionMode mode, OutQueue& out);
 

@@ -104,7 +104,7 @@ Proactor::Proactor(const core::ServeConfig& config, std::unique_ptr<Ring> ring, 
     : wake_(::eventfd(0, EFD_CLOEXEC)),
       ring_(std::move(ring)),
       bufs_(std::move(bufs)),
-      handler_(root_fd, config.cache_max_file, config.cache_max_entries, clock_),
+      handler_(root_fd, config.cache, clock_),
       access_log_(access_log_fd >= 0 ? std::make_unique<core::AccessLog>(access_log_fd, clock_) : nullptr),
       services_{clock_, handler_, access_log_.get()},
       max_conns_((config.max_conns + config.workers - 1) / config.workers) {
@@ -153,6 +153,7 @@ void Proactor::run(core::Fd listener) {
     if (accept_resume_ms_ > now) wait = std::min(wait, accept_resume_ms_ - now);
     ring_->submit_and_wait(wait);
     clock_.update();
+    handler_.cache().poll_changes();
     ++turns_;
 
     reap();

@@ -44,7 +44,7 @@ EventLoop::EventLoop(const core::ServeConfig& config, core::Fd listener, int roo
       listener_(std::move(listener)),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
       wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-      handler_(root_fd, config.cache_max_file, config.cache_max_entries, clock_),
+      handler_(root_fd, config.cache, clock_),
       access_log_(access_log_fd >= 0 ? std::make_unique<core::AccessLog>(access_log_fd, clock_)
                                      : nullptr),
       services_{clock_, handler_, access_log_.get()},
@@ -102,6 +102,7 @@ void EventLoop::run() {
     int timeout = static_cast<int>(timers_.wait_ms(now, 1000));
     int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, timeout);
     clock_.update();
+    handler_.cache().poll_changes();
     for (int i = 0; i < n; ++i) {
       void* tag = events[i].data.ptr;
       if (tag == &kListenerTag) {

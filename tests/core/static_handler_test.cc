@@ -29,7 +29,7 @@ class StaticHandlerTest : public ::testing::Test {
     put("docs/index.html", "docs\n");
     put("big.bin", std::string(100 * 1024, 'z'));
     root_.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    handler_ = std::make_unique<StaticHandler>(root_.get(), 64 * 1024, 16, clock_);
+    handler_ = std::make_unique<StaticHandler>(root_.get(), CacheLimits{64 * 1024, 16, 1 << 20}, clock_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
