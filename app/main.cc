@@ -70,10 +70,11 @@ int serve(const core::ServeConfig& cfg) {
   // unavailable (a container's seccomp policy, an old kernel, memory
   // limits) turns into one clear line and the reactor, never a half-started
   // server.
+  core::ConnectionBudget budget(cfg.max_conns);
   std::vector<std::unique_ptr<proactor::Proactor>> rings;
   if (engine == core::EngineKind::Uring) {
     for (size_t i = 0; i < listeners.size(); ++i) {
-      auto p = proactor::Proactor::create(cfg, root.get(), access_log.get());
+      auto p = proactor::Proactor::create(cfg, root.get(), access_log.get(), budget);
       if (!p) {
         RW_LOG_WARN("io_uring unavailable ({}); running the reactor engine instead", strerror(p.error()));
         rings.clear();
@@ -92,7 +93,7 @@ int serve(const core::ServeConfig& cfg) {
       threads.emplace_back([&ring = rings[i], l = std::move(listeners[i])]() mutable { ring->run(std::move(l)); });
   } else {
     for (auto& l : listeners)
-      loops.push_back(std::make_unique<reactor::EventLoop>(cfg, std::move(l), root.get(), access_log.get()));
+      loops.push_back(std::make_unique<reactor::EventLoop>(cfg, std::move(l), root.get(), access_log.get(), budget));
     for (auto& loop : loops) threads.emplace_back([&loop] { loop->run(); });
   }
 
@@ -134,6 +135,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 86400u))
       ->capture_default_str();
   serve_cmd->add_option("--header-timeout", cfg.header_timeout_s, "seconds to receive a request head")
+      ->check(CLI::Range(1u, 86400u))
+      ->capture_default_str();
+  serve_cmd->add_option("--body-timeout", cfg.body_timeout_s,
+                        "seconds a request body may pause between two reads")
       ->check(CLI::Range(1u, 86400u))
       ->capture_default_str();
   serve_cmd->add_option("--access-log", cfg.access_log, "FILE, or - for stdout (combined format; off by default)");

@@ -20,6 +20,7 @@ struct ServeConfig {
   uint64_t max_conns = 100000;  // across all workers
   unsigned idle_timeout_s = 60;
   unsigned header_timeout_s = 10;
+  unsigned body_timeout_s = 30;  // between two pieces of a request body
   std::string access_log;  // empty: off; "-": stdout
   LogLevel log_level = LogLevel::Info;
   CacheLimits cache;  // per worker

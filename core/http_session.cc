@@ -32,7 +32,19 @@ size_t HttpSession::process(std::string_view in, OutQueue& out, HttpServices& s,
   while (!closing_ && consumed < in.size() && !out.full()) {
     std::string_view rest = in.substr(consumed);
     if (body_ != Body::None) {
-      consumed += skip_body(rest);
+      size_t used = skip_body(rest);
+      if (used == 0) break;
+      consumed += used;
+      progress_ = true;
+      continue;
+    }
+    // RFC 9112 section 2.2: a server SHOULD ignore at least one empty line
+    // before a request line (a client's CRLF after a body). Such lines are
+    // dropped, not held as the start of a head, so they never start a
+    // header timeout.
+    if (rest[0] == '\n' || (rest[0] == '\r' && rest.size() > 1 && rest[1] == '\n')) {
+      consumed += rest[0] == '\n' ? 1 : 2;
+      scanned_ = 0;
       continue;
     }
     http::ParseResult r = http::parse_request(rest, req, scanned_);
@@ -49,6 +61,7 @@ size_t HttpSession::process(std::string_view in, OutQueue& out, HttpServices& s,
       break;
     }
     consumed += r.consumed;
+    progress_ = true;
     if (req.chunked) {
       body_ = Body::Chunked;
       chunked_.reset();

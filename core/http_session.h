@@ -49,6 +49,24 @@ class HttpSession {
   // A request head or body has started arriving but is not finished.
   bool mid_request() const noexcept { return scanned_ > 0 || body_ != Body::None; }
 
+  // Where the session is between two calls to process(), for the engine's
+  // timers: a partial head runs against the header timeout, a body (whose
+  // request is already answered) against the body timeout, and Idle against
+  // the keep-alive timeout.
+  enum class Phase : uint8_t { Idle, Head, Body };
+  Phase phase() const noexcept {
+    return body_ != Body::None ? Phase::Body : scanned_ > 0 ? Phase::Head : Phase::Idle;
+  }
+
+  // True once after process() has completed a request head or consumed body
+  // bytes: the engine then restarts the phase's timer, so a timeout measures
+  // a stall, not the length of a busy connection.
+  bool take_progress() noexcept {
+    bool p = progress_;
+    progress_ = false;
+    return p;
+  }
+
  private:
   enum class Body : uint8_t { None, Length, Chunked };
 
@@ -58,6 +76,7 @@ class HttpSession {
   size_t scanned_ = 0;  // bytes of an incomplete head already searched
   Body body_ = Body::None;
   bool closing_ = false;
+  bool progress_ = false;
   http::ChunkedDecoder chunked_;
 };
 

@@ -28,7 +28,7 @@ constexpr size_t kInMax = 1024 * 1024;     // a client that pipelines more witho
 constexpr int64_t kLingerMs = 2000;
 constexpr int64_t kStopGraceMs = 5000;
 constexpr int64_t kTeardownMs = 1000;
-enum ListKind { kHeader = 0, kIdle = 1, kWrite = 2, kLinger = 3 };
+enum ListKind { kHeader = 0, kIdle = 1, kWrite = 2, kLinger = 3, kBody = 4 };
 
 // CQE user_data: a Connection* with the operation in its three low bits
 // (connections are 8-aligned), or one of the small tags below, which no
@@ -90,29 +90,30 @@ struct Connection {
 };
 
 core::Result<std::unique_ptr<Proactor>> Proactor::create(const core::ServeConfig& config, int root_fd,
-                                                         int access_log_fd) {
+                                                         int access_log_fd, core::ConnectionBudget& budget) {
   auto ring = Ring::create(kSqEntries, kCqEntries);
   if (!ring) return std::unexpected(ring.error());
   auto bufs = BufferRing::create((*ring)->get(), config.ring_buffers, kBufferGroup);
   if (!bufs) return std::unexpected(bufs.error());
   return std::unique_ptr<Proactor>(
-      new Proactor(config, std::move(*ring), std::move(*bufs), root_fd, access_log_fd));
+      new Proactor(config, std::move(*ring), std::move(*bufs), root_fd, access_log_fd, budget));
 }
 
 Proactor::Proactor(const core::ServeConfig& config, std::unique_ptr<Ring> ring, std::unique_ptr<BufferRing> bufs,
-                   int root_fd, int access_log_fd)
+                   int root_fd, int access_log_fd, core::ConnectionBudget& budget)
     : wake_(::eventfd(0, EFD_CLOEXEC)),
       ring_(std::move(ring)),
       bufs_(std::move(bufs)),
       handler_(root_fd, config.cache, clock_),
       access_log_(access_log_fd >= 0 ? std::make_unique<core::AccessLog>(access_log_fd, clock_) : nullptr),
       services_{clock_, handler_, access_log_.get()},
-      max_conns_((config.max_conns + config.workers - 1) / config.workers) {
+      budget_(budget) {
   if (!wake_) throw std::runtime_error("eventfd setup failed");
   timers_.set_timeout(kHeader, int64_t{config.header_timeout_s} * 1000);
   timers_.set_timeout(kIdle, int64_t{config.idle_timeout_s} * 1000);
   timers_.set_timeout(kWrite, int64_t{config.idle_timeout_s} * 1000);
   timers_.set_timeout(kLinger, kLingerMs);
+  timers_.set_timeout(kBody, int64_t{config.body_timeout_s} * 1000);
 }
 
 Proactor::~Proactor() {
@@ -140,9 +141,11 @@ void Proactor::run(core::Fd listener) {
     if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
     if (stopping_ && (conns_ == 0 || now >= stop_deadline_ms_)) break;
 
-    // The accept runs while there is room for connections; it is cancelled
-    // at --max-conns or on stop, and re-armed once it has come back.
-    bool want_accept = !stopping_ && conns_ < max_conns_ && now >= accept_resume_ms_;
+    // The accept runs while the budget has room and nobody waits for it; it
+    // is cancelled at --max-conns or on stop, and re-armed once it has come
+    // back. A slot freed on another worker is seen within kRetryMs.
+    if (!stopping_) admit_waiting();
+    bool want_accept = !stopping_ && waiting_.empty() && budget_.has_room() && now >= accept_resume_ms_;
     if (want_accept && !accept_armed_) submit_accept();
     if (!want_accept && accept_armed_ && !accept_cancelled_) {
       cancel(kAcceptTag);
@@ -151,6 +154,7 @@ void Proactor::run(core::Fd listener) {
 
     int64_t wait = timers_.wait_ms(now, stopping_ ? 100 : 1000);
     if (accept_resume_ms_ > now) wait = std::min(wait, accept_resume_ms_ - now);
+    if (!stopping_ && !want_accept) wait = std::min(wait, core::ConnectionBudget::kRetryMs);
     ring_->submit_and_wait(wait);
     clock_.update();
     handler_.cache().poll_changes();
@@ -238,21 +242,17 @@ void Proactor::submit_accept() {
 void Proactor::on_accept(int res, bool more) {
   if (!more) accept_armed_ = false;
   if (res >= 0) {
-    if (stopping_ || conns_ >= max_conns_) {
-      // Accepted while the cancel was on its way: over the limit.
-      ::close(res);
+    if (stopping_) {
+      ::close(res);  // as the kernel does with the backlog when the listener closes
       return;
     }
-    auto* c = new Connection;
-    c->fd = res;
-    if (access_log_) {
-      c->peer = std::make_unique<core::Endpoint>();
-      c->peer->len = sizeof c->peer->addr;
-      ::getpeername(res, reinterpret_cast<sockaddr*>(&c->peer->addr), &c->peer->len);
+    if (!waiting_.empty() || !budget_.try_take()) {
+      // Accepted while the cancel at the limit was on its way: the client
+      // waits, as it would in the backlog; closing would reset it.
+      waiting_.emplace_back(res);
+      return;
     }
-    ++conns_;
-    schedule(c, kHeader);
-    submit_recv(c);
+    start_conn(res);
     return;
   }
   if (res == -ECANCELED) return;
@@ -262,6 +262,26 @@ void Proactor::on_accept(int res, bool more) {
     RW_LOG_WARN("accept: {}; pausing accepts for 100 ms", strerror(-res));
     accept_resume_ms_ = clock_.monotonic_ms() + 100;
   }
+}
+
+void Proactor::admit_waiting() {
+  while (!waiting_.empty() && budget_.try_take()) {
+    start_conn(waiting_.front().release());
+    waiting_.pop_front();
+  }
+}
+
+void Proactor::start_conn(int fd) {
+  auto* c = new Connection;
+  c->fd = fd;
+  if (access_log_) {
+    c->peer = std::make_unique<core::Endpoint>();
+    c->peer->len = sizeof c->peer->addr;
+    ::getpeername(fd, reinterpret_cast<sockaddr*>(&c->peer->addr), &c->peer->len);
+  }
+  ++conns_;
+  schedule(c, kHeader);
+  submit_recv(c);
 }
 
 void Proactor::submit_wake() {
@@ -384,9 +404,11 @@ Output* Proactor::output(Connection* c) {
 void Proactor::drive(Connection* c) {
   for (;;) {
     size_t used = 0;
+    bool was_full = false;
     if (c->in_len > 0 && !c->session.closing() && !c->lingering) {
       core::OutQueue& q = output(c)->q;
-      if (!q.full()) {
+      was_full = q.full();
+      if (!was_full) {
         used = c->session.process({c->in, c->in_len}, q, services_, c->client());
         c->in_len -= static_cast<uint32_t>(used);
         if (used && c->in_len) memmove(c->in, c->in + used, c->in_len);
@@ -402,8 +424,10 @@ void Proactor::drive(Connection* c) {
     }
     if (c->output_queued() && !c->sending && !submit_send(c)) return;
     // A queue emptied without a send in flight (sendfile finished inline)
-    // leaves room to parse the requests still buffered.
-    if (used == 0 || c->sending || c->in_len == 0) break;
+    // leaves room to parse the requests still buffered: go on while the
+    // last round consumed requests or found the queue full, and stop at an
+    // incomplete head.
+    if ((used == 0 && !was_full) || c->sending || c->in_len == 0 || c->session.closing()) break;
   }
 
   if (c->sending || c->output_queued()) {
@@ -414,14 +438,12 @@ void Proactor::drive(Connection* c) {
       close_conn(c);
       return;
     }
-  } else if (c->session.closing() || c->eof || (stopping_ && !c->session.mid_request())) {
+  } else if (c->session.closing() || c->eof || stopping_) {
+    // On a stop, every connection ends at its first idle moment.
     finish(c);
     if (c->closed) return;
-  } else if (c->session.mid_request() || c->in_len > 0) {
-    if (c->timer.list != kHeader) schedule(c, kHeader);
   } else {
-    release_buffers(c);
-    schedule(c, kIdle);
+    settle_timer(c);
   }
 
   // Backpressure: while a send is in flight and requests pile up behind
@@ -432,6 +454,28 @@ void Proactor::drive(Connection* c) {
   } else if (!want_recv && c->recv_armed && !c->recv_cancelled) {
     c->recv_cancelled = true;
     cancel(c->tag(kRecv));
+  }
+}
+
+void Proactor::settle_timer(Connection* c) {
+  // Progress (a head completed, body bytes consumed) restarts the phase's
+  // timer; a timeout then measures a stall, not a busy connection's age.
+  bool progressed = c->session.take_progress();
+  switch (c->session.phase()) {
+    case core::HttpSession::Phase::Body:
+      if (progressed || c->timer.list != kBody) schedule(c, kBody);
+      return;
+    case core::HttpSession::Phase::Head:
+      if (progressed || c->timer.list != kHeader) schedule(c, kHeader);
+      return;
+    case core::HttpSession::Phase::Idle:
+      if (c->in_len > 0) {
+        if (progressed || c->timer.list != kHeader) schedule(c, kHeader);
+        return;
+      }
+      release_buffers(c);
+      schedule(c, kIdle);
+      return;
   }
 }
 
@@ -474,10 +518,7 @@ bool Proactor::submit_send(Connection* c) {
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) {
-        io_uring_sqe* sqe = ring_->sqe();
-        io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
-        io_uring_sqe_set_data64(sqe, c->tag(kPollOut));
-        c->sending = true;
+        submit_poll_out(c);
         return true;
       }
       close_conn(c);  // an error, or the file shrank under us: the framing is lost
@@ -506,6 +547,18 @@ void Proactor::on_send(Connection* c, int res) {
   c->sending = false;
   op_done(c);
   if (c->closed) return;
+  if (res == -EAGAIN) {
+    // Not an error. io_uring retries a send that finds the socket full
+    // after polling it, but a wake-up that is not writability (the FIN of a
+    // client that half-closed wakes every waiter on the socket, whatever
+    // they wait for) makes it retry too early; a request already polled
+    // once then goes to an io-wq worker, whose "blocking" retry of a socket
+    // opened O_NONBLOCK fails with EAGAIN again, and that is final. The
+    // sockets stay nonblocking for the inline sendfile(2), so wait for
+    // POLLOUT here and send the same bytes again.
+    submit_poll_out(c);
+    return;
+  }
   if (res <= 0) {  // EPIPE, ECONNRESET, ...: the client is gone
     close_conn(c);
     return;
@@ -522,6 +575,13 @@ void Proactor::on_send(Connection* c, int res) {
   }
   if (c->timer.list == kWrite) schedule(c, kWrite);  // progress restarts the send timeout
   drive(c);
+}
+
+void Proactor::submit_poll_out(Connection* c) {
+  io_uring_sqe* sqe = ring_->sqe();
+  io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+  io_uring_sqe_set_data64(sqe, c->tag(kPollOut));
+  c->sending = true;
 }
 
 void Proactor::on_poll_out(Connection* c, int res) {
@@ -579,10 +639,11 @@ void Proactor::schedule(Connection* c, int kind) { timers_.schedule(c, kind, clo
 
 void Proactor::expire_timers() {
   int64_t now = clock_.monotonic_ms();
-  for (int kind = 0; kind < 4; ++kind) {
+  for (int kind = 0; kind < 5; ++kind) {
     while (Connection* c = timers_.head(kind)) {
       if (c->timer.deadline > now) break;
-      if (kind == kHeader && !c->lingering && c->session.mid_request()) {
+      if (kind == kHeader && !c->lingering &&
+          (c->session.phase() == core::HttpSession::Phase::Head || c->in_len > 0)) {
         // A slow or stalled request head: answer 408 and close.
         c->in_len = 0;
         c->session.fail(408, output(c)->q, services_, c->client());
@@ -590,6 +651,8 @@ void Proactor::expire_timers() {
         if (!c->closed && c->timer.list == kHeader) close_conn(c);
         continue;
       }
+      // Idle, a stalled body (its request is answered: no second response),
+      // a send that made no progress, or the end of a linger.
       close_conn(c);
     }
   }
@@ -606,12 +669,24 @@ void Proactor::begin_stop() {
     accept_cancelled_ = true;
   }
   listener_.reset();
-  // Idle connections, and new ones that have sent nothing yet, close now;
-  // the others once their answer is out.
+  waiting_.clear();
+  // Idle connections, and new ones that have sent nothing yet, close now.
+  // The others finish the answers they have queued and then close: requests
+  // not parsed yet are dropped, as RFC 9112 section 9.3.2 lets a server do
+  // (a pipelining client retries what was not answered).
   timers_.for_each(kIdle, [this](Connection* c) { close_conn(c); });
-  timers_.for_each(kHeader, [this](Connection* c) {
-    if (!c->session.mid_request() && c->in_len == 0) close_conn(c);
-  });
+  std::vector<Connection*> active;
+  for (int kind : {kHeader, kWrite, kBody})
+    timers_.for_each(kind, [&active](Connection* c) { active.push_back(c); });
+  for (Connection* c : active) {
+    if (c->closed) continue;
+    if (!c->session.mid_request() && c->in_len == 0 && c->timer.list == kHeader) {
+      close_conn(c);
+      continue;
+    }
+    c->session.set_closing();
+    drive(c);
+  }
 }
 
 void Proactor::close_conn(Connection* c) {
@@ -619,6 +694,7 @@ void Proactor::close_conn(Connection* c) {
   c->closed = true;
   timers_.unlink(c);
   --conns_;
+  budget_.give_back();
   if (c->in_flight()) {
     // Operations still hold the socket: cancel them all, and submit the
     // cancel before closing the fd, since the kernel finds them by fd. The

@@ -1,12 +1,14 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <vector>
 
 #include "core/access_log.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/connection_budget.h"
 #include "core/deadline_lists.h"
 #include "core/fd.h"
 #include "core/http_session.h"
@@ -35,7 +37,7 @@ class Proactor {
   // Sets up the ring and the buffer ring. The error is the errno that made
   // io_uring unusable (EPERM, ENOSYS, ENOMEM, ...): the caller falls back.
   static core::Result<std::unique_ptr<Proactor>> create(const core::ServeConfig& config, int root_fd,
-                                                        int access_log_fd);
+                                                        int access_log_fd, core::ConnectionBudget& budget);
   ~Proactor();
 
   // Serves `listener` until stopped; returns once every connection is
@@ -49,12 +51,16 @@ class Proactor {
 
  private:
   Proactor(const core::ServeConfig& config, std::unique_ptr<Ring> ring,
-           std::unique_ptr<BufferRing> bufs, int root_fd, int access_log_fd);
+           std::unique_ptr<BufferRing> bufs, int root_fd, int access_log_fd,
+           core::ConnectionBudget& budget);
 
   void reap();
   void dispatch(io_uring_cqe* cqe);
   void submit_accept();
   void on_accept(int res, bool more);
+  // Serves accepted sockets that waited for a slot in the budget.
+  void admit_waiting();
+  void start_conn(int fd);
   void submit_wake();
   void on_wake();
   void submit_recv(Connection* c);
@@ -62,6 +68,7 @@ class Proactor {
   // Starts the next send if none is in flight; false when `c` was closed.
   bool submit_send(Connection* c);
   void on_send(Connection* c, int res);
+  void submit_poll_out(Connection* c);
   void on_poll_out(Connection* c, int res);
   void cancel(uint64_t user_data);
 
@@ -70,6 +77,8 @@ class Proactor {
   void absorb(Connection* c, const char* data, size_t n);
   // Parses what is buffered, sends, and settles timers and the receive.
   void drive(Connection* c);
+  // After drive(), for a connection with nothing to send: its timer.
+  void settle_timer(Connection* c);
   void finish(Connection* c);
   void close_conn(Connection* c);
   void op_done(Connection* c);
@@ -99,9 +108,13 @@ class Proactor {
   int64_t stop_deadline_ms_ = 0;
   uint64_t conns_ = 0;    // open connections (not yet closed)
   uint64_t zombies_ = 0;  // closed, waiting for their last CQE
-  uint64_t max_conns_;
-  // Header, idle, write and linger timeouts; every open connection sits in one.
-  core::DeadlineLists<Connection, 4> timers_;
+  core::ConnectionBudget& budget_;  // --max-conns, shared by every worker
+  // Accepted while the budget was spent (the multishot accept takes what the
+  // kernel has queued before its cancel lands): they wait here, unread, as
+  // they would in the listen backlog, and are served in order as slots free.
+  std::deque<core::Fd> waiting_;
+  // Header, idle, write, linger and body timeouts; every open connection sits in one.
+  core::DeadlineLists<Connection, 5> timers_;
   std::vector<Connection*> starved_;  // receives that ended with ENOBUFS
   std::vector<Connection*> graveyard_;
   std::vector<std::unique_ptr<Output>> free_outputs_;

@@ -15,9 +15,14 @@ namespace {
 constexpr size_t kInBuf = 32 * 1024;  // above http::kMaxHead, so limits trip first
 constexpr int kAcceptBatch = 64;
 constexpr int kMaxEvents = 256;
+// A connection is read at most this many times per readiness event. One that
+// still has bytes waiting goes on the ready list and resumes after the rest
+// of the batch, so a client that pipelines without pause cannot hold the
+// worker (the edge is not lost: the ready list stands in for it).
+constexpr int kReadsPerEvent = 4;
 constexpr int64_t kLingerMs = 2000;
 constexpr int64_t kStopGraceMs = 5000;
-enum ListKind { kHeader = 0, kIdle = 1, kWrite = 2, kLinger = 3 };
+enum ListKind { kHeader = 0, kIdle = 1, kWrite = 2, kLinger = 3, kBody = 4 };
 
 // Tags in epoll_event.data: the listener and the wake eventfd use these
 // sentinel pointers; everything else is a Connection*.
@@ -34,12 +39,13 @@ struct Connection {
   bool want_write = false;  // EPOLLOUT armed
   bool blocked = false;     // last send hit EAGAIN
   bool lingering = false;   // final response sent, draining input before close
+  bool ready = false;       // on the ready list: bytes may wait in the socket
   bool closed = false;
   core::DeadlineHook<Connection> timer;
 };
 
 EventLoop::EventLoop(const core::ServeConfig& config, core::Fd listener, int root_fd,
-                     int access_log_fd)
+                     int access_log_fd, core::ConnectionBudget& budget)
     : config_(config),
       listener_(std::move(listener)),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
@@ -48,12 +54,13 @@ EventLoop::EventLoop(const core::ServeConfig& config, core::Fd listener, int roo
       access_log_(access_log_fd >= 0 ? std::make_unique<core::AccessLog>(access_log_fd, clock_)
                                      : nullptr),
       services_{clock_, handler_, access_log_.get()},
-      max_conns_((config.max_conns + config.workers - 1) / config.workers) {
+      budget_(budget) {
   if (!epoll_ || !wake_) throw std::runtime_error("epoll/eventfd setup failed");
   timers_.set_timeout(kHeader, int64_t{config.header_timeout_s} * 1000);
   timers_.set_timeout(kIdle, int64_t{config.idle_timeout_s} * 1000);
   timers_.set_timeout(kWrite, int64_t{config.idle_timeout_s} * 1000);
   timers_.set_timeout(kLinger, kLingerMs);
+  timers_.set_timeout(kBody, int64_t{config.body_timeout_s} * 1000);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = &kWakeTag;
@@ -93,13 +100,16 @@ void EventLoop::run() {
     int64_t now = clock_.monotonic_ms();
     if (stop_requested_.load(std::memory_order_acquire) && !stopping_) begin_stop();
     if (stopping_ && (conns_ == 0 || now >= stop_deadline_ms_)) break;
-    if (accept_paused_ && !stopping_ && accept_resume_ms_ && now >= accept_resume_ms_ &&
-        conns_ < max_conns_) {
-      accept_resume_ms_ = 0;
-      pause_accept(false);
+    // Accepting pauses when the budget is spent (another worker may free a
+    // slot: look again every kRetryMs) or after EMFILE (a 100 ms back-off).
+    int64_t cap = ready_.empty() ? 1000 : 0;
+    if (accept_paused_ && !stopping_) {
+      if (now >= accept_resume_ms_ && budget_.has_room())
+        pause_accept(false);
+      else
+        cap = std::min(cap, std::max(accept_resume_ms_ - now, core::ConnectionBudget::kRetryMs));
     }
-    // Sleep until the nearest deadline, at most a second.
-    int timeout = static_cast<int>(timers_.wait_ms(now, 1000));
+    int timeout = static_cast<int>(timers_.wait_ms(now, cap));
     int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, timeout);
     clock_.update();
     handler_.cache().poll_changes();
@@ -123,19 +133,35 @@ void EventLoop::run() {
         if ((e & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) && !c->closed) on_readable(c);
       }
     }
+    run_ready();
     expire_timers();
     if (access_log_) access_log_->flush();
-    for (Connection* c : graveyard_) delete c;
-    graveyard_.clear();
+    // A connection closed this turn may still be on the ready list.
+    if (!graveyard_.empty()) {
+      std::erase_if(ready_, [](Connection* c) { return c->closed; });
+      for (Connection* c : graveyard_) delete c;
+      graveyard_.clear();
+    }
   }
   while (Connection* c = timers_.any()) close_conn(c);
   if (access_log_) access_log_->flush();
 }
 
+void EventLoop::run_ready() {
+  // Only those queued before this call: one that uses its budget again goes
+  // back on the list for the next turn, after a look at the other sockets.
+  ready_now_.swap(ready_);
+  for (Connection* c : ready_now_) {
+    c->ready = false;
+    if (!c->closed) on_readable(c);
+  }
+  ready_now_.clear();
+}
+
 void EventLoop::on_accept() {
   for (int i = 0; i < kAcceptBatch; ++i) {
-    if (conns_ >= max_conns_) {
-      pause_accept(true);  // resumed when a connection closes
+    if (!budget_.try_take()) {
+      pause_accept(true);  // resumed when a slot frees, here or on another worker
       return;
     }
     core::Endpoint peer;
@@ -143,6 +169,7 @@ void EventLoop::on_accept() {
     int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer.addr), &peer.len,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+      budget_.give_back();
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         // Out of descriptors: stop polling the listener for a moment instead
@@ -160,6 +187,7 @@ void EventLoop::on_accept() {
     ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = c;
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
+      budget_.give_back();
       ::close(fd);
       delete c;
       continue;
@@ -184,7 +212,14 @@ void EventLoop::on_readable(Connection* c) {
   // Backpressure: while output is blocked, leave input in the kernel. The
   // edge is not lost: drive() reads again once the output drains.
   if (c->blocked) return;
-  for (;;) {
+  for (int reads = 0;; ++reads) {
+    if (reads == kReadsPerEvent) {
+      if (!c->ready) {
+        c->ready = true;
+        ready_.push_back(c);
+      }
+      return;
+    }
     if (!c->in) {
       if (!free_bufs_.empty()) {
         c->in = free_bufs_.back().release();
@@ -229,22 +264,30 @@ void EventLoop::on_writable(Connection* c) {
   if (!c->blocked && !c->lingering && !c->closed) on_readable(c);
 }
 
+core::OutQueue& EventLoop::output(Connection* c) {
+  if (!c->out) {
+    if (!free_queues_.empty()) {
+      c->out = free_queues_.back().release();
+      free_queues_.pop_back();
+    } else {
+      c->out = new core::OutQueue;
+    }
+  }
+  return *c->out;
+}
+
 bool EventLoop::drive(Connection* c) {
+  if (c->lingering) return true;
   for (;;) {
     size_t used = 0;
+    bool was_full = false;
     if (c->in_len > 0 && !c->session.closing()) {
-      if (!c->out) {
-        if (!free_queues_.empty()) {
-          c->out = free_queues_.back().release();
-          free_queues_.pop_back();
-        } else {
-          c->out = new core::OutQueue;
-        }
-      }
-      used = c->session.process({c->in, c->in_len}, *c->out, services_, c->peer);
-      if (used > 0) {
+      core::OutQueue& q = output(c);
+      was_full = q.full();
+      if (!was_full) {
+        used = c->session.process({c->in, c->in_len}, q, services_, c->peer);
         c->in_len -= used;
-        if (c->in_len) memmove(c->in, c->in + used, c->in_len);
+        if (used && c->in_len) memmove(c->in, c->in + used, c->in_len);
       }
     }
     if (c->out && !c->out->empty()) {
@@ -254,30 +297,52 @@ bool EventLoop::drive(Connection* c) {
       }
       if (c->blocked) {
         set_want_write(c, true);
-        schedule(c, kWrite);
+        if (c->timer.list != kWrite) schedule(c, kWrite);
         return true;
       }
     }
-    if (used == 0) break;
+    // The queue is empty now. Parse on while the last round consumed
+    // requests, or found the queue full and so left complete ones unread;
+    // stop when what is left is an incomplete head.
+    if ((used == 0 && !was_full) || c->in_len == 0 || c->session.closing()) break;
   }
   set_want_write(c, false);
-  if (c->session.closing() || (stopping_ && !c->session.mid_request())) {
+  if (c->session.closing() || stopping_) {
     // Everything is sent. Half-close and drain whatever the client still
     // sends, so that closing with unread input does not make the kernel reset
-    // the connection and destroy the answer before the client reads it.
+    // the connection and destroy the answer before the client reads it. On
+    // a stop this ends every connection at its first idle moment.
+    c->in_len = 0;
     release_buffers(c);
     ::shutdown(c->fd, SHUT_WR);
     c->lingering = true;
     schedule(c, kLinger);
     return true;
   }
-  if (c->session.mid_request() || c->in_len > 0) {
-    if (c->timer.list != kHeader) schedule(c, kHeader);
-  } else {
-    if (c->in_len == 0) release_buffers(c);
-    schedule(c, kIdle);
-  }
+  settle_timer(c);
   return true;
+}
+
+void EventLoop::settle_timer(Connection* c) {
+  // Progress (a head completed, body bytes consumed) restarts the phase's
+  // timer; a timeout then measures a stall, not a busy connection's age.
+  bool progressed = c->session.take_progress();
+  switch (c->session.phase()) {
+    case core::HttpSession::Phase::Body:
+      if (progressed || c->timer.list != kBody) schedule(c, kBody);
+      return;
+    case core::HttpSession::Phase::Head:
+      if (progressed || c->timer.list != kHeader) schedule(c, kHeader);
+      return;
+    case core::HttpSession::Phase::Idle:
+      if (c->in_len > 0) {
+        if (progressed || c->timer.list != kHeader) schedule(c, kHeader);
+        return;
+      }
+      release_buffers(c);
+      schedule(c, kIdle);
+      return;
+  }
 }
 
 bool EventLoop::flush(Connection* c) {
@@ -339,18 +404,19 @@ void EventLoop::schedule(Connection* c, int kind) { timers_.schedule(c, kind, cl
 
 void EventLoop::expire_timers() {
   int64_t now = clock_.monotonic_ms();
-  for (int kind = 0; kind < 4; ++kind) {
+  for (int kind = 0; kind < 5; ++kind) {
     while (Connection* c = timers_.head(kind)) {
       if (c->timer.deadline > now) break;
-      if (kind == kHeader && !c->lingering && c->session.mid_request()) {
+      if (kind == kHeader && !c->lingering && (c->session.phase() == core::HttpSession::Phase::Head || c->in_len > 0)) {
         // A slow or stalled request head: answer 408 and close.
-        release_buffers(c);
         c->in_len = 0;
-        if (!c->out) c->out = new core::OutQueue;
-        c->session.fail(408, *c->out, services_, c->peer);
-        if (!drive(c) || c->timer.list == kHeader) close_conn(c);
+        c->session.fail(408, output(c), services_, c->peer);
+        if (!drive(c)) continue;
+        if (c->timer.list == kHeader) close_conn(c);
         continue;
       }
+      // Idle, a stalled body (its request is answered: no second response),
+      // a send that made no progress, or the end of a linger.
       close_conn(c);
     }
   }
@@ -361,12 +427,23 @@ void EventLoop::begin_stop() {
   stop_deadline_ms_ = clock_.monotonic_ms() + kStopGraceMs;
   if (!accept_paused_) pause_accept(true);
   listener_.reset();
-  // Idle connections, and new ones that have sent nothing yet, close now;
-  // the others once their answer is out.
+  // Idle connections, and new ones that have sent nothing yet, close now.
+  // The others finish the answers they have queued and then close: requests
+  // not parsed yet are dropped, as RFC 9112 section 9.3.2 lets a server do
+  // (a pipelining client retries what was not answered).
   timers_.for_each(kIdle, [this](Connection* c) { close_conn(c); });
-  timers_.for_each(kHeader, [this](Connection* c) {
-    if (!c->session.mid_request() && c->in_len == 0) close_conn(c);
-  });
+  std::vector<Connection*> active;
+  for (int kind : {kHeader, kWrite, kBody})
+    timers_.for_each(kind, [&active](Connection* c) { active.push_back(c); });
+  for (Connection* c : active) {
+    if (c->closed) continue;
+    if (!c->session.mid_request() && c->in_len == 0 && c->timer.list == kHeader) {
+      close_conn(c);
+      continue;
+    }
+    c->session.set_closing();
+    drive(c);
+  }
 }
 
 void EventLoop::close_conn(Connection* c) {
@@ -374,13 +451,15 @@ void EventLoop::close_conn(Connection* c) {
   c->closed = true;
   timers_.unlink(c);
   ::close(c->fd);  // also removes it from the epoll set
-  delete[] c->in;
-  c->in = nullptr;
-  delete c->out;
-  c->out = nullptr;
+  // What it still buffered is dropped; its buffers go back to the pools.
+  c->in_len = 0;
+  if (c->out) c->out->clear();
+  c->blocked = false;
+  release_buffers(c);
   graveyard_.push_back(c);
   --conns_;
-  if (accept_paused_ && !stopping_ && !accept_resume_ms_ && conns_ < max_conns_) pause_accept(false);
+  budget_.give_back();
+  if (accept_paused_ && !stopping_ && clock_.monotonic_ms() >= accept_resume_ms_) pause_accept(false);
 }
 
 }  // namespace ringwire::reactor

@@ -7,6 +7,7 @@
 #include "core/access_log.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/connection_budget.h"
 #include "core/deadline_lists.h"
 #include "core/fd.h"
 #include "core/http_session.h"
@@ -22,7 +23,8 @@ struct Connection;
 // thread; every method runs on the loop's thread except request_stop().
 class EventLoop {
  public:
-  EventLoop(const core::ServeConfig& config, core::Fd listener, int root_fd, int access_log_fd);
+  EventLoop(const core::ServeConfig& config, core::Fd listener, int root_fd, int access_log_fd,
+            core::ConnectionBudget& budget);
   ~EventLoop();
 
   // Runs until stopped; returns once every connection is closed.
@@ -33,9 +35,15 @@ class EventLoop {
  private:
   void on_accept();
   void on_readable(Connection* c);
+  // Connections that used up their read budget in an event resume here,
+  // after the rest of the batch, one budget each.
+  void run_ready();
   void on_writable(Connection* c);
   // Parses what is buffered and sends; returns false when `c` was closed.
   bool drive(Connection* c);
+  // After drive(): the timer the connection's state calls for.
+  void settle_timer(Connection* c);
+  core::OutQueue& output(Connection* c);
   // Sends the queue; returns false on a fatal error. Sets c->blocked on EAGAIN.
   bool flush(Connection* c);
   void set_want_write(Connection* c, bool on);
@@ -60,9 +68,11 @@ class EventLoop {
   int64_t accept_resume_ms_ = 0;
   int64_t stop_deadline_ms_ = 0;
   uint64_t conns_ = 0;
-  uint64_t max_conns_;
-  // Header, idle, write and linger timeouts; every connection sits in one.
-  core::DeadlineLists<Connection, 4> timers_;
+  core::ConnectionBudget& budget_;  // shared by every worker
+  // Header, idle, write, linger and body timeouts; every connection sits in one.
+  core::DeadlineLists<Connection, 5> timers_;
+  std::vector<Connection*> ready_;      // see run_ready()
+  std::vector<Connection*> ready_now_;  // the batch run_ready() works through
   std::vector<Connection*> graveyard_;
   std::vector<std::unique_ptr<core::OutQueue>> free_queues_;
   std::vector<std::unique_ptr<char[]>> free_bufs_;

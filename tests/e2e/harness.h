@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -236,6 +238,111 @@ inline std::string run_command(const std::string& cmd) {
   while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
   pclose(f);
   return out;
+}
+
+// --- A docroot fixture and socket helpers shared by the engine-generic suites ---
+
+inline constexpr char kPage[] = "<html><body>small</body></html>\n";
+inline constexpr char kGetPage[] = "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n";
+
+// A docroot in a temporary directory per test: a small page and a 300 KiB file.
+class DocrootTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fresh_test_dir();
+    std::filesystem::create_directories(root_ / "www");
+    write(root_ / "www" / "page.html", kPage);
+    big_.resize(300 * 1024);
+    for (size_t i = 0; i < big_.size(); ++i) big_[i] = static_cast<char>('a' + i % 26);
+    write(root_ / "www" / "big.bin", big_);
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  static void write(const std::filesystem::path& p, const std::string& s) {
+    std::ofstream(p, std::ios::binary) << s;
+  }
+  std::string www() const { return (root_ / "www").string(); }
+
+  std::filesystem::path root_;
+  std::string big_;
+};
+
+// A GET for the page carrying `pad_bytes` of extra header fields (of at most
+// 1000 bytes each, so the field count stays far under the parser's limit).
+inline std::string padded_request(size_t pad_bytes) {
+  std::string req = "GET /page.html HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; pad_bytes > 0; ++i) {
+    size_t n = std::min<size_t>(pad_bytes, 1000);
+    req += "X-Pad-" + std::to_string(i) + ": " + std::string(n, 'p') + "\r\n";
+    pad_bytes -= n;
+  }
+  return req + "\r\n";
+}
+
+inline int connect_nodelay(int port) {
+  int fd = connect_to(port);
+  int one = 1;
+  if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+// Sends `s` in `chunk`-byte writes, pausing 1 ms every `pause_every` writes so
+// the pieces reach the server as separate segments rather than one.
+inline void send_in_chunks(int fd, const std::string& s, size_t chunk, int pause_every) {
+  int writes = 0;
+  for (size_t off = 0; off < s.size(); off += chunk) {
+    size_t n = std::min(chunk, s.size() - off);
+    ASSERT_EQ(send(fd, s.data() + off, n, MSG_NOSIGNAL), static_cast<ssize_t>(n));
+    if (++writes % pause_every == 0) std::this_thread::sleep_for(1ms);
+  }
+}
+
+// What the peer did within `ms`: 0 for an orderly close (EOF), 1 for data,
+// -1 for nothing (still open), -2 for a reset or another error.
+inline int peer_event(int fd, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, ms) <= 0) return -1;
+  char c;
+  ssize_t n = recv(fd, &c, 1, MSG_PEEK);
+  if (n == 0) return 0;
+  return n > 0 ? 1 : -2;
+}
+
+// Reads whatever comes until the peer closes; false if it is still open after `ms`.
+inline bool read_until_closed(int fd, int ms, std::string& out) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  char buf[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 50) <= 0) continue;
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return true;
+    out.append(buf, n);
+  }
+  return false;
+}
+
+// Waits (bounded) until `pid` has exited, without reaping it: the Server does that.
+inline bool exited_within(pid_t pid, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream f(path);
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    size_t at = stat.rfind(") ");
+    if (at == std::string::npos || stat[at + 2] == 'Z') return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+inline size_t count(const std::string& haystack, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
 }
 
 }  // namespace ringwire::test
