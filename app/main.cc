@@ -13,8 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/socket.h"
-#include "proactor/proactor.h"
-#include "reactor/event_loop.h"
+#include "core/engine.h"
 
 using namespace ringwire;
 
@@ -27,6 +26,9 @@ namespace {
 
 int serve(const core::ServeConfig& cfg) {
   core::set_log_level(cfg.log_level);
+  if (cfg.engine == core::EngineKind::Threads || cfg.engine == core::EngineKind::Prefork)
+    die(fmt::format("engine '{}' is not built yet; use --engine uring or --engine reactor",
+                    core::engine_name(cfg.engine)));
   core::raise_nofile_limit();
 
   core::Fd root(::open(cfg.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -60,51 +62,20 @@ int serve(const core::ServeConfig& cfg) {
     listeners.push_back(std::move(*fd));
   }
 
-  core::EngineKind engine = cfg.engine;
-  if (engine == core::EngineKind::Threads || engine == core::EngineKind::Prefork) {
-    RW_LOG_WARN("engine '{}' is not built yet; running 'reactor'", core::engine_name(engine));
-    engine = core::EngineKind::Reactor;
+  core::ServeResources resources{cfg, root.get(), access_log.get()};
+  std::unique_ptr<core::Engine> engine;
+  try {
+    engine = core::make_engine(cfg.engine, resources, std::move(listeners));
+  } catch (const std::exception& e) {
+    die(e.what());
   }
-
-  // Every ring is set up before any worker starts, so that io_uring being
-  // unavailable (a container's seccomp policy, an old kernel, memory
-  // limits) turns into one clear line and the reactor, never a half-started
-  // server.
-  core::ConnectionBudget budget(cfg.max_conns);
-  std::vector<std::unique_ptr<proactor::Proactor>> rings;
-  if (engine == core::EngineKind::Uring) {
-    for (size_t i = 0; i < listeners.size(); ++i) {
-      auto p = proactor::Proactor::create(cfg, root.get(), access_log.get(), budget);
-      if (!p) {
-        RW_LOG_WARN("io_uring unavailable ({}); running the reactor engine instead", strerror(p.error()));
-        rings.clear();
-        engine = core::EngineKind::Reactor;
-        break;
-      }
-      rings.push_back(std::move(*p));
-    }
-    if (!rings.empty()) RW_LOG_DEBUG("io_uring rings: {}", rings.front()->ring_mode());
-  }
-
-  std::vector<std::unique_ptr<reactor::EventLoop>> loops;
-  std::vector<std::thread> threads;
-  if (engine == core::EngineKind::Uring) {
-    for (size_t i = 0; i < rings.size(); ++i)
-      threads.emplace_back([&ring = rings[i], l = std::move(listeners[i])]() mutable { ring->run(std::move(l)); });
-  } else {
-    for (auto& l : listeners)
-      loops.push_back(std::make_unique<reactor::EventLoop>(cfg, std::move(l), root.get(), access_log.get(), budget));
-    for (auto& loop : loops) threads.emplace_back([&loop] { loop->run(); });
-  }
-
-  RW_LOG_INFO("listening on {} (engine {}, {} workers)", ep.to_string(), core::engine_name(engine),
-              cfg.workers);
+  engine->start();
+  RW_LOG_INFO("listening on {} (engine {}, {} workers)", ep.to_string(), engine->name(), cfg.workers);
   int sig = 0;
   sigwait(&set, &sig);
   RW_LOG_INFO("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-  for (auto& loop : loops) loop->request_stop();
-  for (auto& ring : rings) ring->request_stop();
-  for (auto& t : threads) t.join();
+  engine->request_stop();
+  engine->wait();
   RW_LOG_INFO("stopped");
   return 0;
 }
@@ -112,7 +83,7 @@ int serve(const core::ServeConfig& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"ringwire: a small, fast HTTP/1.1 server and L4 load balancer"};
+  CLI::App app{"ringwire: a small, fast HTTP/1.1 static file server"};
   app.set_version_flag("--version", std::string("ringwire ") + RINGWIRE_VERSION);
   app.require_subcommand(1);
 
@@ -121,7 +92,7 @@ int main(int argc, char** argv) {
   cfg.root = "www";
   cfg.workers = std::max(1u, std::thread::hardware_concurrency());
   auto* serve_cmd = app.add_subcommand("serve", "Serve static files over HTTP/1.1");
-  serve_cmd->add_option("--engine", engine, "uring (io_uring; the reactor where unavailable) | reactor | threads | prefork")
+  serve_cmd->add_option("--engine", engine, "uring (io_uring; the reactor where unavailable) | reactor")
       ->check(CLI::IsMember({"reactor", "uring", "threads", "prefork"}))
       ->capture_default_str();
   serve_cmd->add_option("--listen", listen, "HOST:PORT or [V6]:PORT (port 0: any)")->capture_default_str();
@@ -153,8 +124,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40))
       ->capture_default_str();
   serve_cmd->add_option("--ring-buffers", cfg.ring_buffers,
-                        "uring: 1 KiB receive buffers per worker (rounded up to a power of two)")
+                        "uring only (the reactor ignores it): 1 KiB receive buffers per worker, rounded up to a power of two")
       ->check(CLI::Range(1u, 32768u))
+      ->capture_default_str();
+
+  serve_cmd->add_option("--ring-cq", cfg.ring_cq_entries,
+                        "uring only (the reactor ignores it): completion queue entries per worker (a power of two)")
+      ->check(CLI::Range(16u, 65536u))
       ->capture_default_str();
 
   try {
@@ -165,8 +141,9 @@ int main(int argc, char** argv) {
   auto ep = core::parse_endpoint(listen);
   if (!ep) die(ep.error());
   cfg.listen = *ep;
-  core::parse_engine(engine, cfg.engine);
-  core::parse_log_level(level, cfg.log_level);
+  // CLI11 has checked both against their lists already.
+  if (!core::parse_engine(engine, cfg.engine)) die(fmt::format("unknown engine '{}'", engine));
+  if (!core::parse_log_level(level, cfg.log_level)) die(fmt::format("unknown log level '{}'", level));
   if (serve_cmd->parsed()) return serve(cfg);
   return 0;
 }

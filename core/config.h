@@ -24,7 +24,8 @@ struct ServeConfig {
   std::string access_log;  // empty: off; "-": stdout
   LogLevel log_level = LogLevel::Info;
   CacheLimits cache;  // per worker
-  unsigned ring_buffers = 512;  // uring: provided receive buffers per worker
+  unsigned ring_buffers = 512;       // uring: provided receive buffers per worker
+  unsigned ring_cq_entries = 16384;  // uring: completion queue entries per worker
 };
 
 const char* engine_name(EngineKind kind) noexcept;

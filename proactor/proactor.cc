@@ -16,11 +16,11 @@
 namespace ringwire::proactor {
 namespace {
 // The SQ only has to hold one turn's submissions; when it fills, sqe()
-// submits early. The CQ is sized so that a turn in which every connection
-// completes a receive and a send still fits: the kernel would otherwise
-// keep the overflow on a slow internal list.
+// submits early. The CQ (--ring-cq, 16384 by default) holds a busy turn of
+// thousands of connections; a turn with more completions than that is not
+// lost: the kernel keeps the rest on its overflow list (IORING_FEAT_NODROP)
+// and reap() flushes them in as it frees room.
 constexpr unsigned kSqEntries = 1024;
-constexpr unsigned kCqEntries = 16384;
 constexpr uint16_t kBufferGroup = 0;
 constexpr size_t kInBuf = 32 * 1024;       // above http::kMaxHead, so limits trip first
 constexpr size_t kInPause = 16 * 1024;     // stop receiving while this much waits behind a send
@@ -50,7 +50,7 @@ struct Output {
 };
 
 struct Connection {
-  int fd = -1;  // owned: closed by Proactor::close_conn
+  core::Fd fd;  // the client socket; closed by Proactor::close_conn
   bool recv_armed = false;
   bool recv_cancelled = false;  // a cancel of the receive is on its way
   bool sending = false;         // a send, or a POLLOUT poll for sendfile, is in flight
@@ -91,7 +91,7 @@ struct Connection {
 
 core::Result<std::unique_ptr<Proactor>> Proactor::create(const core::ServeConfig& config, int root_fd,
                                                          int access_log_fd, core::ConnectionBudget& budget) {
-  auto ring = Ring::create(kSqEntries, kCqEntries);
+  auto ring = Ring::create(std::min(kSqEntries, config.ring_cq_entries), config.ring_cq_entries);
   if (!ring) return std::unexpected(ring.error());
   auto bufs = BufferRing::create((*ring)->get(), config.ring_buffers, kBufferGroup);
   if (!bufs) return std::unexpected(bufs.error());
@@ -130,11 +130,10 @@ void Proactor::request_stop() noexcept {
 }
 
 void Proactor::run(core::Fd listener) {
+  thread_.bind();
   listener_ = std::move(listener);
   ring_->enable();
   submit_wake();
-  io_uring* ring = ring_->get();
-  bool warned_overflow = false;
   for (;;) {
     clock_.update();
     int64_t now = clock_.monotonic_ms();
@@ -161,10 +160,6 @@ void Proactor::run(core::Fd listener) {
     ++turns_;
 
     reap();
-    if (!warned_overflow && io_uring_cq_has_overflow(ring)) {
-      warned_overflow = true;
-      RW_LOG_WARN("io_uring completion queue overflowed; completions are kept but slower");
-    }
 
     // Buffers used in the batch go back in one store; only then can the
     // receives that found the ring empty be re-armed without failing again.
@@ -194,22 +189,32 @@ void Proactor::run(core::Fd listener) {
   }
   bury_closed();
   if (access_log_) access_log_->flush();
-  RW_LOG_DEBUG("uring worker: {} loop turns, {} submits, {} CQEs, {} receives re-armed after ENOBUFS ({})", turns_,
-               ring_->enters(), cqes_, starved_total_, ring_->mode());
+  RW_LOG_DEBUG(
+      "uring worker: {} loop turns, {} submits, {} CQEs, {} CQ overflow flushes, {} receives re-armed after ENOBUFS ({})",
+      turns_, ring_->enters(), cqes_, overflow_flushes_, starved_total_, ring_->mode());
+  thread_.unbind();
 }
 
 void Proactor::reap() {
-  // One batch: every CQE that is there (including any that handlers cause
-  // to be posted meanwhile), then one CQ advance.
   io_uring* ring = ring_->get();
-  unsigned head, n = 0;
-  io_uring_cqe* cqe;
-  io_uring_for_each_cqe(ring, head, cqe) {
-    dispatch(cqe);
-    ++n;
+  for (;;) {
+    // One batch: every CQE that is there (including any that handlers cause
+    // to be posted meanwhile), then one CQ advance.
+    unsigned head, n = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(ring, head, cqe) {
+      dispatch(cqe);
+      ++n;
+    }
+    io_uring_cq_advance(ring, n);
+    cqes_ += n;
+    // More completions than the CQ holds wait on the kernel's overflow list
+    // until asked for: move them into the room just freed, and go on.
+    if (!io_uring_cq_has_overflow(ring)) return;
+    if (overflow_flushes_++ == 0)
+      RW_LOG_INFO("uring worker: a turn had more completions than the CQ holds; consider a larger --ring-cq");
+    io_uring_get_events(ring);
   }
-  io_uring_cq_advance(ring, n);
-  cqes_ += n;
 }
 
 void Proactor::dispatch(io_uring_cqe* cqe) {
@@ -273,7 +278,7 @@ void Proactor::admit_waiting() {
 
 void Proactor::start_conn(int fd) {
   auto* c = new Connection;
-  c->fd = fd;
+  c->fd.reset(fd);
   if (access_log_) {
     c->peer = std::make_unique<core::Endpoint>();
     c->peer->len = sizeof c->peer->addr;
@@ -301,7 +306,7 @@ void Proactor::submit_recv(Connection* c) {
   // Multishot with buffer select: the kernel picks a buffer from the ring
   // only when bytes arrive, and keeps the receive armed after each one.
   io_uring_sqe* sqe = ring_->sqe();
-  io_uring_prep_recv_multishot(sqe, c->fd, nullptr, 0, 0);
+  io_uring_prep_recv_multishot(sqe, c->fd.get(), nullptr, 0, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = bufs_->group();
   io_uring_sqe_set_data64(sqe, c->tag(kRecv));
@@ -402,6 +407,7 @@ Output* Proactor::output(Connection* c) {
 }
 
 void Proactor::drive(Connection* c) {
+  thread_.assert_here();
   for (;;) {
     size_t used = 0;
     bool was_full = false;
@@ -489,7 +495,7 @@ void Proactor::finish(Connection* c) {
   // the connection and destroy the answer before the client reads it.
   c->in_len = 0;
   release_buffers(c);
-  ::shutdown(c->fd, SHUT_WR);
+  ::shutdown(c->fd.get(), SHUT_WR);
   c->lingering = true;
   schedule(c, kLinger);
 }
@@ -497,7 +503,7 @@ void Proactor::finish(Connection* c) {
 bool Proactor::submit_send(Connection* c) {
   if (c->flight.len > 0) {
     io_uring_sqe* sqe = ring_->sqe();
-    io_uring_prep_send(sqe, c->fd, c->flight.data, c->flight.len, MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c->fd.get(), c->flight.data, c->flight.len, MSG_NOSIGNAL);
     io_uring_sqe_set_data64(sqe, c->tag(kSend));
     c->sending = true;
     return true;
@@ -511,7 +517,7 @@ bool Proactor::submit_send(Connection* c) {
       // (See proactor/README.md for why not splice or reads into buffers.)
       const auto& s = q.front();
       off_t off = s.file_offset;
-      ssize_t n = ::sendfile(c->fd, s.file_fd, &off, s.len);
+      ssize_t n = ::sendfile(c->fd.get(), s.file_fd, &off, s.len);
       if (n > 0) {
         q.consume(static_cast<size_t>(n));
         continue;
@@ -529,12 +535,12 @@ bool Proactor::submit_send(Connection* c) {
     size_t cnt = q.fill_iovec(o.iov.data(), o.iov.size());
     io_uring_sqe* sqe = ring_->sqe();
     if (cnt == 1) {
-      io_uring_prep_send(sqe, c->fd, o.iov[0].iov_base, o.iov[0].iov_len, MSG_NOSIGNAL);
+      io_uring_prep_send(sqe, c->fd.get(), o.iov[0].iov_base, o.iov[0].iov_len, MSG_NOSIGNAL);
     } else {
       o.msg = {};
       o.msg.msg_iov = o.iov.data();
       o.msg.msg_iovlen = cnt;
-      io_uring_prep_sendmsg(sqe, c->fd, &o.msg, MSG_NOSIGNAL);
+      io_uring_prep_sendmsg(sqe, c->fd.get(), &o.msg, MSG_NOSIGNAL);
     }
     io_uring_sqe_set_data64(sqe, c->tag(kSend));
     c->sending = true;
@@ -579,7 +585,7 @@ void Proactor::on_send(Connection* c, int res) {
 
 void Proactor::submit_poll_out(Connection* c) {
   io_uring_sqe* sqe = ring_->sqe();
-  io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+  io_uring_prep_poll_add(sqe, c->fd.get(), POLLOUT);
   io_uring_sqe_set_data64(sqe, c->tag(kPollOut));
   c->sending = true;
 }
@@ -690,6 +696,7 @@ void Proactor::begin_stop() {
 }
 
 void Proactor::close_conn(Connection* c) {
+  thread_.assert_here();
   if (c->closed) return;
   c->closed = true;
   timers_.unlink(c);
@@ -700,15 +707,14 @@ void Proactor::close_conn(Connection* c) {
     // cancel before closing the fd, since the kernel finds them by fd. The
     // connection is freed when the last of their CQEs comes back.
     io_uring_sqe* sqe = ring_->sqe();
-    io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+    io_uring_prep_cancel_fd(sqe, c->fd.get(), IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, kIgnoreTag);
     ring_->submit();
     ++zombies_;
   } else {
     graveyard_.push_back(c);
   }
-  ::close(c->fd);
-  c->fd = -1;
+  c->fd.reset();
 }
 
 }  // namespace ringwire::proactor

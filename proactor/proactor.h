@@ -12,6 +12,7 @@
 #include "core/deadline_lists.h"
 #include "core/fd.h"
 #include "core/http_session.h"
+#include "core/loop_thread.h"
 #include "core/result.h"
 #include "core/static_handler.h"
 #include "proactor/buffer_ring.h"
@@ -99,6 +100,7 @@ class Proactor {
   core::StaticHandler handler_;
   std::unique_ptr<core::AccessLog> access_log_;
   core::HttpServices services_;
+  core::LoopThread thread_;  // debug builds: every method but request_stop runs there
   std::atomic<bool> stop_requested_{false};
   bool stopping_ = false;
   bool accept_armed_ = false;      // the multishot accept is in flight
@@ -123,6 +125,7 @@ class Proactor {
   uint64_t turns_ = 0;
   uint64_t cqes_ = 0;
   uint64_t starved_total_ = 0;
+  uint64_t overflow_flushes_ = 0;
 };
 
 }  // namespace ringwire::proactor

@@ -30,7 +30,7 @@ char kListenerTag, kWakeTag;
 }  // namespace
 
 struct Connection {
-  int fd = -1;  // owned: closed by EventLoop::close_conn
+  core::Fd fd;  // the client socket; closed by EventLoop::close_conn
   core::Endpoint peer;
   char* in = nullptr;  // pooled input buffer, held only while bytes are pending
   size_t in_len = 0;
@@ -94,6 +94,7 @@ void EventLoop::pause_accept(bool pause) {
 }
 
 void EventLoop::run() {
+  thread_.bind();
   epoll_event events[kMaxEvents];
   for (;;) {
     clock_.update();
@@ -145,6 +146,7 @@ void EventLoop::run() {
   }
   while (Connection* c = timers_.any()) close_conn(c);
   if (access_log_) access_log_->flush();
+  thread_.unbind();
 }
 
 void EventLoop::run_ready() {
@@ -181,15 +183,14 @@ void EventLoop::on_accept() {
       return;
     }
     auto* c = new Connection;
-    c->fd = fd;
+    c->fd.reset(fd);
     c->peer = peer;
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
     ev.data.ptr = c;
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) {
       budget_.give_back();
-      ::close(fd);
-      delete c;
+      delete c;  // closes fd
       continue;
     }
     ++conns_;
@@ -201,7 +202,7 @@ void EventLoop::on_readable(Connection* c) {
   if (c->lingering) {
     char sink[4096];
     for (;;) {
-      ssize_t n = ::recv(c->fd, sink, sizeof sink, 0);
+      ssize_t n = ::recv(c->fd.get(), sink, sizeof sink, 0);
       if (n > 0) continue;
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return;
@@ -233,7 +234,7 @@ void EventLoop::on_readable(Connection* c) {
       close_conn(c);
       return;
     }
-    ssize_t n = ::recv(c->fd, c->in + c->in_len, kInBuf - c->in_len, 0);
+    ssize_t n = ::recv(c->fd.get(), c->in + c->in_len, kInBuf - c->in_len, 0);
     if (n > 0) {
       c->in_len += static_cast<size_t>(n);
       if (!drive(c)) return;
@@ -277,6 +278,7 @@ core::OutQueue& EventLoop::output(Connection* c) {
 }
 
 bool EventLoop::drive(Connection* c) {
+  thread_.assert_here();
   if (c->lingering) return true;
   for (;;) {
     size_t used = 0;
@@ -314,7 +316,7 @@ bool EventLoop::drive(Connection* c) {
     // a stop this ends every connection at its first idle moment.
     c->in_len = 0;
     release_buffers(c);
-    ::shutdown(c->fd, SHUT_WR);
+    ::shutdown(c->fd.get(), SHUT_WR);
     c->lingering = true;
     schedule(c, kLinger);
     return true;
@@ -352,18 +354,18 @@ bool EventLoop::flush(Connection* c) {
     if (q.front_is_file()) {
       const auto& s = q.front();
       off_t off = s.file_offset;
-      n = ::sendfile(c->fd, s.file_fd, &off, s.len);
+      n = ::sendfile(c->fd.get(), s.file_fd, &off, s.len);
       if (n == 0) return false;  // the file shrank under us: the framing is lost
     } else {
       iovec iov[core::OutQueue::kMaxSegments];
       size_t cnt = q.fill_iovec(iov, core::OutQueue::kMaxSegments);
       if (cnt == 1) {
-        n = ::send(c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+        n = ::send(c->fd.get(), iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
       } else {
         msghdr msg{};
         msg.msg_iov = iov;
         msg.msg_iovlen = cnt;
-        n = ::sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        n = ::sendmsg(c->fd.get(), &msg, MSG_NOSIGNAL);
       }
     }
     if (n < 0) {
@@ -385,7 +387,7 @@ void EventLoop::set_want_write(Connection* c, bool on) {
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (on ? uint32_t{EPOLLOUT} : 0u);
   ev.data.ptr = c;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c->fd, &ev);
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, c->fd.get(), &ev);
   c->want_write = on;
 }
 
@@ -447,10 +449,11 @@ void EventLoop::begin_stop() {
 }
 
 void EventLoop::close_conn(Connection* c) {
+  thread_.assert_here();
   if (c->closed) return;
   c->closed = true;
   timers_.unlink(c);
-  ::close(c->fd);  // also removes it from the epoll set
+  c->fd.reset();  // also removes it from the epoll set
   // What it still buffered is dropped; its buffers go back to the pools.
   c->in_len = 0;
   if (c->out) c->out->clear();

@@ -11,6 +11,7 @@
 #include "core/deadline_lists.h"
 #include "core/fd.h"
 #include "core/http_session.h"
+#include "core/loop_thread.h"
 #include "core/out_queue.h"
 #include "core/static_handler.h"
 
@@ -62,6 +63,7 @@ class EventLoop {
   core::StaticHandler handler_;
   std::unique_ptr<core::AccessLog> access_log_;
   core::HttpServices services_;
+  core::LoopThread thread_;  // debug builds: every method but request_stop runs there
   std::atomic<bool> stop_requested_{false};
   bool stopping_ = false;
   bool accept_paused_ = false;

@@ -76,6 +76,40 @@ TEST_F(UringTest, BufferRingExhaustion) {
   EXPECT_GT(std::stoul(log.substr(start + 2, at - start - 2)), 0u) << log;
 }
 
+TEST_F(UringTest, TurnWithMoreCompletionsThanTheCqHolds) {
+  // A 16-entry CQ and 300 connections whose requests all land in one turn:
+  // the kernel keeps the completions that do not fit on its overflow list,
+  // and every one of them must still be handled.
+  Server s("uring", www(), {"--workers", "1", "--ring-cq", "16", "--log-level", "debug"});
+  std::vector<int> fds;
+  for (int i = 0; i < 300; ++i) {
+    int fd = connect_to(s.port());
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (int fd : fds) send_all(fd, kGetPage);
+    for (size_t i = 0; i < fds.size(); ++i) {
+      std::string pending;
+      Response r;
+      ASSERT_TRUE(read_response(fds[i], pending, r)) << "round " << round << " conn " << i;
+      ASSERT_EQ(r.status, 200) << "round " << round << " conn " << i;
+      ASSERT_EQ(r.body, kPage) << "round " << round << " conn " << i;
+    }
+  }
+  for (int fd : fds) close(fd);
+  int status = s.stop();
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  // The CQ must really have overflowed for this test to mean anything.
+  const std::string& log = s.log();
+  size_t at = log.find(" CQ overflow flushes");
+  ASSERT_NE(at, std::string::npos) << log;
+  size_t start = log.rfind(", ", at);
+  ASSERT_NE(start, std::string::npos) << log;
+  EXPECT_GT(std::stoul(log.substr(start + 2, at - start - 2)), 0u) << log;
+}
+
 #if defined(__x86_64__)
 constexpr uint32_t kAuditArch = AUDIT_ARCH_X86_64;
 #elif defined(__aarch64__)

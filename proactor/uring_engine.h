@@ -1,0 +1,40 @@
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/connection_budget.h"
+#include "core/engine.h"
+#include "core/result.h"
+#include "proactor/proactor.h"
+
+namespace ringwire::proactor {
+
+// UringEngine: one Proactor (one ring) per listener, each on its own thread,
+// sharing one ConnectionBudget (--max-conns is a total).
+class UringEngine final : public core::Engine {
+ public:
+  // Sets up every ring before any worker runs, so that io_uring being
+  // unavailable is known at once and the caller can fall back with nothing
+  // half-started. The error is the errno that made io_uring unusable; the
+  // listeners are then still the caller's.
+  static core::Result<std::unique_ptr<UringEngine>> create(const core::ServeResources& resources,
+                                                           std::vector<core::Fd>& listeners);
+  ~UringEngine() override;
+
+  const char* name() const noexcept override { return "uring"; }
+  void start() override;
+  void request_stop() noexcept override;
+  void wait() override;
+
+ private:
+  explicit UringEngine(uint64_t max_conns) : budget_(max_conns) {}
+
+  core::ConnectionBudget budget_;
+  std::vector<std::unique_ptr<Proactor>> rings_;
+  std::vector<core::Fd> listeners_;  // handed to the rings' threads at start()
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace ringwire::proactor

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "core/connection_budget.h"
+#include "core/engine.h"
+#include "reactor/event_loop.h"
+
+namespace ringwire::reactor {
+
+// ReactorEngine: one EventLoop per listener, each on its own thread, sharing
+// one ConnectionBudget (--max-conns is a total).
+class ReactorEngine final : public core::Engine {
+ public:
+  ReactorEngine(const core::ServeResources& resources, std::vector<core::Fd> listeners);
+  ~ReactorEngine() override;
+
+  const char* name() const noexcept override { return "reactor"; }
+  void start() override;
+  void request_stop() noexcept override;
+  void wait() override;
+
+ private:
+  core::ConnectionBudget budget_;
+  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace ringwire::reactor

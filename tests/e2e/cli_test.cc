@@ -1,0 +1,57 @@
+// The command line: what it refuses, with a clear message and a non-zero
+// exit, before anything listens.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "harness.h"
+
+namespace {
+
+using namespace ringwire::test;
+
+// Runs the binary with `args`; returns its output and sets `status` to its exit code.
+std::string ringwire(const std::string& args, int& status) {
+  std::string out;
+  FILE* f = popen(("timeout 10 " RINGWIRE_BINARY " " + args + " 2>&1; echo \"exit=$?\"").c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while (f && (n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  if (f) pclose(f);
+  size_t at = out.rfind("exit=");
+  status = at == std::string::npos ? -1 : std::stoi(out.substr(at + 5));
+  return out;
+}
+
+TEST(CliTest, EnginesNotBuiltAreRefused) {
+  for (const char* engine : {"threads", "prefork"}) {
+    int status = 0;
+    std::string out = ringwire(std::string("serve --listen 127.0.0.1:0 --engine ") + engine, status);
+    EXPECT_EQ(status, 2) << out;
+    EXPECT_NE(out.find(std::string("engine '") + engine + "' is not built yet"), std::string::npos) << out;
+  }
+}
+
+TEST(CliTest, BadValuesAreRefused) {
+  for (const char* args : {"serve --cache-max-file 1000000000000", "serve --workers 0", "serve --engine epoll",
+                           "serve --listen nowhere", "serve --body-timeout 0", "serve --root /nonexistent/dir"}) {
+    int status = 0;
+    std::string out = ringwire(args, status);
+    EXPECT_NE(status, 0) << args << ": " << out;
+    EXPECT_EQ(out.find("listening on"), std::string::npos) << args << ": " << out;
+  }
+}
+
+TEST(CliTest, HelpSaysWhatIsBuilt) {
+  int status = 0;
+  std::string out = ringwire("serve --help", status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("--ring-buffers"), std::string::npos);
+  EXPECT_NE(out.find("the reactor ignores it"), std::string::npos);
+  EXPECT_NE(out.find("--body-timeout"), std::string::npos);
+  EXPECT_NE(out.find("--cache-max-bytes"), std::string::npos);
+  out = ringwire("--help", status);
+  EXPECT_EQ(out.find("load balancer"), std::string::npos) << out;
+}
+
+}  // namespace
