@@ -158,15 +158,12 @@ bool valid_host(std::string_view v) {
     if (!valid_ipv6(literal) && !valid_ipvfuture(literal)) return false;
     i = close + 1;
   } else {
-    while (i < v.size() && v[i] != ':') {
-      if (v[i] == '%') {
-        if (i + 2 >= v.size() || hex_value(v[i + 1]) < 0 || hex_value(v[i + 2]) < 0) return false;
-        i += 3;
-      } else if (kRegName[v[i]]) {
-        ++i;
-      } else {
-        return false;
-      }
+    // The common case, a name of plain bytes, runs through the inner loop.
+    for (;;) {
+      while (i < v.size() && kRegName[v[i]]) ++i;
+      if (i == v.size() || v[i] != '%') break;
+      if (i + 2 >= v.size() || hex_value(v[i + 1]) < 0 || hex_value(v[i + 2]) < 0) return false;
+      i += 3;
     }
   }
   if (i == v.size()) return true;
