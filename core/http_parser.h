@@ -7,7 +7,18 @@
 
 namespace ringwire::core::http {
 
-enum class Method : uint8_t { Get, Head, Post, Put, Delete, Options, Patch, Trace, Connect, Unknown };
+enum class Method : uint8_t {
+  Get,
+  Head,
+  Post,
+  Put,
+  Delete,
+  Options,
+  Patch,
+  Trace,
+  Connect,
+  Unknown
+};
 
 struct Header {
   std::string_view name;
@@ -29,7 +40,10 @@ struct Request {
   std::string_view target;
   int version_minor = 1;  // HTTP/1.<minor>; later 1.x versions are read as 1.1
 
-  std::string_view host;
+  // Host is validated (RFC 9112 section 3.2) but not kept: one document root
+  // serves every name, so nothing would read it.
+  std::string_view if_match;
+  std::string_view if_unmodified_since;
   std::string_view if_none_match;
   std::string_view if_modified_since;
   std::string_view range;
@@ -67,6 +81,10 @@ struct ParseResult {
 // that returned Incomplete: only the new bytes are searched for the end of the
 // head, so a client that sends one byte at a time costs one short scan per
 // byte instead of a full parse (picohttpparser's slowloris check).
+//
+// The request line is checked as soon as its line ending arrives, even while
+// the head is incomplete, so a request line without a version (HTTP/0.9
+// style: "GET /x") is refused at once instead of waiting for a blank line.
 //
 // Errors are for framing and syntax; whether the method or target can be
 // served is the handler's call. After an Error the connection must be closed:

@@ -2,10 +2,46 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
 #include <charconv>
+#include <memory>
+#include <string>
 
 #include "core/path.h"
+
+namespace ringwire::core {
+namespace {
+
+// A decoded path that is written percent-encoded: every byte but unreserved
+// ones and '/' becomes %XX, so that nothing in it can end a header line early
+// (a decoded CR LF would otherwise inject header fields).
+struct PercentEncoded {
+  std::string_view bytes;
+};
+
+}  // namespace
+}  // namespace ringwire::core
+
+template <>
+struct fmt::formatter<ringwire::core::PercentEncoded> {
+  constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+  template <class Context>
+  auto format(const ringwire::core::PercentEncoded& p, Context& ctx) const {
+    auto it = ctx.out();
+    for (char ch : p.bytes) {
+      unsigned char c = static_cast<unsigned char>(ch);
+      // ASCII only: isalnum() would follow the locale and might pass high bytes.
+      bool plain = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+      if (plain || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
+        *it++ = ch;
+      } else {
+        *it++ = '%';
+        *it++ = "0123456789ABCDEF"[c >> 4];
+        *it++ = "0123456789ABCDEF"[c & 15];
+      }
+    }
+    return it;
+  }
+};
 
 namespace ringwire::core {
 namespace {
@@ -15,33 +51,52 @@ using http::Method;
 constexpr std::string_view kConnectionLine[] = {"", "Connection: keep-alive\r\n",
                                                 "Connection: close\r\n"};
 
-std::string_view connection_line(ConnectionMode m) { return kConnectionLine[static_cast<int>(m)]; }
-
-// Writes a formatted header block into the queue's arena.
-template <class... Args>
-void push_formatted(OutQueue& out, fmt::format_string<Args...> f, Args&&... args) {
-  char* p = out.arena_reserve();
-  auto r = fmt::format_to_n(p, OutQueue::kMaxFormatted, f, std::forward<Args>(args)...);
-  size_t n = r.size < OutQueue::kMaxFormatted ? r.size : OutQueue::kMaxFormatted;
-  out.arena_commit(n);
+std::string_view connection_line(ConnectionMode m) {
+  return kConnectionLine[static_cast<int>(m)];
 }
 
-// If-None-Match: "*" or a list of entity tags, compared weakly (RFC 9110 13.1.2).
-bool etag_matches(std::string_view list, std::string_view etag) {
-  while (!list.empty()) {
+// Writes a formatted header block into the queue's arena. A block too long
+// for the arena (only a redirect to a long path makes one) is formatted again
+// into a string on the heap that the queue holds until it is sent.
+template <class... Args>
+void push_formatted(OutQueue& out, fmt::format_string<Args...> f, Args&&... args) {
+  // The arguments are used twice, so they go on as lvalues, whose types no
+  // longer match `f`'s; `f` was checked when push_formatted was called.
+  fmt::string_view checked = f;
+  char* p = out.arena_reserve();
+  auto r = fmt::format_to_n(p, OutQueue::kMaxFormatted, fmt::runtime(checked), args...);
+  if (r.size <= OutQueue::kMaxFormatted) {
+    out.arena_commit(r.size);
+    return;
+  }
+  auto block = std::make_shared<const std::string>(fmt::format(fmt::runtime(checked), args...));
+  out.push_bytes(*block, block);
+}
+
+enum class EtagCompare { Strong, Weak };
+
+// Whether an If-Match or If-None-Match value names `etag` (RFC 9110 section
+// 13.1). The value is "*" or a list of entity-tags, [W/]"opaque", whose opaque
+// part may hold commas, so the list is split at the quotes. Strong comparison
+// (If-Match) needs both tags strong; weak comparison (If-None-Match) ignores
+// W/. A list that breaks the syntax matches nothing from there on.
+bool etag_matches(std::string_view list, std::string_view etag, EtagCompare how) {
+  bool etag_weak = etag.starts_with("W/");
+  if (etag_weak) etag.remove_prefix(2);
+  for (;;) {
     while (!list.empty() && (list.front() == ' ' || list.front() == ',' || list.front() == '\t'))
       list.remove_prefix(1);
-    if (list.empty()) break;
-    if (list.front() == '*') return true;
-    if (list.starts_with("W/")) list.remove_prefix(2);
-    size_t end = list.find(',');
-    std::string_view tag = list.substr(0, end);
-    while (!tag.empty() && (tag.back() == ' ' || tag.back() == '\t')) tag.remove_suffix(1);
-    if (tag == etag) return true;
-    if (end == std::string_view::npos) break;
-    list.remove_prefix(end);
+    if (list.empty()) return false;
+    if (list.front() == '*') return true;  // any current representation: the file exists
+    bool weak = list.starts_with("W/");
+    if (weak) list.remove_prefix(2);
+    if (list.empty() || list.front() != '"') return false;
+    size_t close = list.find('"', 1);
+    if (close == std::string_view::npos) return false;
+    if (list.substr(0, close + 1) == etag && (how == EtagCompare::Weak || (!weak && !etag_weak)))
+      return true;
+    list.remove_prefix(close + 1);
   }
-  return false;
 }
 
 bool parse_u64(std::string_view s, uint64_t& v) {
@@ -83,14 +138,16 @@ RangeResult parse_range(std::string_view h, uint64_t size, uint64_t& first, uint
 
 std::string_view error_body(int status) {
   switch (status) {
-#define RW_BODY(code, text) \
-  case code:                \
-    return "<html><head><title>" #code " " text "</title></head><body><h1>" #code " " text "</h1></body></html>\n";
+#define RW_BODY(code, text)                                                                \
+  case code:                                                                               \
+    return "<html><head><title>" #code " " text "</title></head><body><h1>" #code " " text \
+           "</h1></body></html>\n";
     RW_BODY(400, "Bad Request")
     RW_BODY(403, "Forbidden")
     RW_BODY(404, "Not Found")
     RW_BODY(405, "Method Not Allowed")
     RW_BODY(408, "Request Timeout")
+    RW_BODY(412, "Precondition Failed")
     RW_BODY(413, "Content Too Large")
     RW_BODY(414, "URI Too Long")
     RW_BODY(416, "Range Not Satisfiable")
@@ -108,23 +165,42 @@ std::string_view error_body(int status) {
 
 std::string_view reason_phrase(int status) noexcept {
   switch (status) {
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 416: return "Range Not Satisfiable";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
+    case 200:
+      return "OK";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 304:
+      return "Not Modified";
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 416:
+      return "Range Not Satisfiable";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
   }
   return "Unknown";
 }
@@ -165,16 +241,34 @@ ResponseInfo StaticHandler::serve(const http::Request& req, ConnectionMode mode,
 
   FileCache::Lookup found = cache_.get({path, path_len});
   switch (found.status) {
-    case FileCache::Status::Ok: break;
-    case FileCache::Status::NotFound: return error(404, mode, out, head);
-    case FileCache::Status::Forbidden: return error(403, mode, out, head);
-    case FileCache::Status::Error: return error(500, mode, out, head);
-    case FileCache::Status::Redirect: return redirect({path, path_len}, mode, out, head);
+    case FileCache::Status::Ok:
+      break;
+    case FileCache::Status::NotFound:
+      return error(404, mode, out, head);
+    case FileCache::Status::Forbidden:
+      return error(403, mode, out, head);
+    case FileCache::Status::Error:
+      return error(500, mode, out, head);
+    case FileCache::Status::Redirect:
+      return redirect({path, path_len}, mode, out, head);
   }
   const FileEntry& e = *found.entry;
 
+  // Preconditions in the order of RFC 9110 section 13.2.2: If-Match, else
+  // If-Unmodified-Since (412); then If-None-Match, else If-Modified-Since
+  // (304); If-Range is judged with the Range in serve_file. A date that does
+  // not parse is ignored, as section 13.1.4 asks.
+  if (!req.if_match.empty()) {
+    if (!etag_matches(req.if_match, e.etag, EtagCompare::Strong))
+      return error(412, mode, out, head);
+  } else if (!req.if_unmodified_since.empty()) {
+    time_t since;
+    if (parse_http_date(req.if_unmodified_since, since) && e.mtime.tv_sec > since)
+      return error(412, mode, out, head);
+  }
   if (!req.if_none_match.empty()) {
-    if (etag_matches(req.if_none_match, e.etag)) return not_modified(e, mode, out);
+    if (etag_matches(req.if_none_match, e.etag, EtagCompare::Weak))
+      return not_modified(e, mode, out);
   } else if (!req.if_modified_since.empty()) {
     time_t since;
     if (parse_http_date(req.if_modified_since, since) && e.mtime.tv_sec <= since)
@@ -189,8 +283,8 @@ ResponseInfo StaticHandler::serve_file(const http::Request& req, const FileEntry
   bool head = req.method == Method::Head;
   uint64_t first = 0, last = 0;
   RangeResult range = RangeResult::None;
-  if (!req.range.empty() && !head && (req.if_range.empty() || req.if_range == e.etag ||
-                                      req.if_range == e.last_modified))
+  if (!req.range.empty() && !head &&
+      (req.if_range.empty() || req.if_range == e.etag || req.if_range == e.last_modified))
     range = parse_range(req.range, e.size, first, last);
 
   if (range == RangeResult::Unsatisfiable) {
@@ -251,27 +345,15 @@ ResponseInfo StaticHandler::not_modified(const FileEntry& e, ConnectionMode mode
 
 ResponseInfo StaticHandler::redirect(std::string_view path, ConnectionMode mode, OutQueue& out,
                                      bool head) {
-  if (path.size() > 256) return error(414, mode, out, head);
-  // The path was percent-decoded: encode it again so that no byte of it can
-  // end the Location header early (a decoded CR LF would inject headers).
-  char loc[256 * 3];
-  size_t n = 0;
-  for (unsigned char c : path) {
-    if (isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
-      loc[n++] = static_cast<char>(c);
-    } else {
-      loc[n++] = '%';
-      loc[n++] = "0123456789ABCDEF"[c >> 4];
-      loc[n++] = "0123456789ABCDEF"[c & 15];
-    }
-  }
-  path = {loc, n};
+  // The path can be as long as a request line, and three times that once
+  // encoded: push_formatted takes such a block to the heap, so every
+  // directory that can be asked for can be redirected to.
   std::string_view body = "<html><body>moved</body></html>\n";
   push_formatted(out,
                  "HTTP/1.1 301 Moved Permanently\r\nServer: ringwire\r\nDate: {}\r\n"
                  "Location: /{}/\r\nContent-Type: text/html; charset=utf-8\r\n"
                  "Content-Length: {}\r\n{}\r\n",
-                 clock_.http_date(), path, body.size(), connection_line(mode));
+                 clock_.http_date(), PercentEncoded{path}, body.size(), connection_line(mode));
   if (!head) out.push_static(body);
   return {301, head ? 0 : body.size()};
 }

@@ -3,9 +3,12 @@
 #include "core/http_parser.h"
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,10 +36,19 @@ constexpr std::string_view kWrkGet =
     "\r\n";
 
 // Request is large (100 headers); keep it off the stack of each test frame.
-std::unique_ptr<Request> make_request() { return std::make_unique<Request>(); }
+std::unique_ptr<Request> make_request() {
+  return std::make_unique<Request>();
+}
 
 ParseResult parse(std::string_view buf, Request& req, size_t prev_len = 0) {
   return parse_request(buf, req, prev_len);
+}
+
+// The value of the first header field called `name`, or empty.
+std::string_view field(const Request& r, std::string_view name) {
+  for (size_t i = 0; i < r.header_count; ++i)
+    if (iequals(r.headers[i].name, name)) return r.headers[i].value;
+  return {};
 }
 
 // Parses `buf` and expects an Error with the given status.
@@ -68,7 +80,7 @@ TEST(HttpParser, BrowserGet) {
   EXPECT_EQ(req->method_name, "GET");
   EXPECT_EQ(req->target, "/index.html?lang=en");
   EXPECT_EQ(req->version_minor, 1);
-  EXPECT_EQ(req->host, "example.com:8080");
+  EXPECT_EQ(field(*req, "host"), "example.com:8080");
   EXPECT_EQ(req->user_agent,
             "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0");
   EXPECT_EQ(req->referer, "http://example.com:8080/");
@@ -94,7 +106,7 @@ TEST(HttpParser, WrkGet) {
   EXPECT_EQ(req->method, Method::Get);
   EXPECT_EQ(req->target, "/");
   EXPECT_EQ(req->version_minor, 1);
-  EXPECT_EQ(req->host, "localhost:8080");
+  EXPECT_EQ(field(*req, "host"), "localhost:8080");
   EXPECT_EQ(req->header_count, 1u);
   EXPECT_TRUE(req->keep_alive);
   EXPECT_EQ(req->request_line, "GET / HTTP/1.1");
@@ -127,7 +139,7 @@ TEST(HttpParser, ByteAtATimeWithPrevLen) {
         ASSERT_EQ(r.status, ParseStatus::Complete) << "error=" << r.error;
         EXPECT_EQ(r.consumed, full.size());
         EXPECT_EQ(req->method, Method::Get);
-        EXPECT_FALSE(req->host.empty());
+        EXPECT_FALSE(field(*req, "host").empty());
       }
     }
   }
@@ -149,7 +161,7 @@ TEST(HttpParser, ChunksOfVaryingSizeWithPrevLen) {
       } else {
         ASSERT_EQ(r.status, ParseStatus::Complete) << "step " << step << " error=" << r.error;
         EXPECT_EQ(r.consumed, kBrowserGet.size());
-        EXPECT_EQ(req->host, "example.com:8080");
+        EXPECT_EQ(field(*req, "host"), "example.com:8080");
         done = true;
         break;
       }
@@ -167,7 +179,7 @@ TEST(HttpParser, BareLfLineEndings) {
   auto req = make_request();
   expect_complete(buf, *req);
   EXPECT_EQ(req->target, "/a");
-  EXPECT_EQ(req->host, "h");
+  EXPECT_EQ(field(*req, "host"), "h");
   EXPECT_EQ(req->header_count, 2u);
   EXPECT_EQ(req->request_line, "GET /a HTTP/1.1");
   EXPECT_EQ(req->headers[1].value, "*/*");
@@ -192,7 +204,7 @@ TEST(HttpParser, Pipelined) {
   ASSERT_EQ(r.status, ParseStatus::Complete) << "error=" << r.error;
   EXPECT_EQ(r.consumed, first.size());
   EXPECT_EQ(req->target, "/");
-  EXPECT_EQ(req->host, "localhost:8080");
+  EXPECT_EQ(field(*req, "host"), "localhost:8080");
   EXPECT_EQ(req->header_count, 1u);
 
   auto req2 = make_request();
@@ -202,7 +214,7 @@ TEST(HttpParser, Pipelined) {
   EXPECT_EQ(r2.consumed, second.size());
   EXPECT_EQ(req2->method, Method::Head);
   EXPECT_EQ(req2->target, "/b");
-  EXPECT_EQ(req2->host, "other");
+  EXPECT_EQ(field(*req2, "host"), "other");
 }
 
 TEST(HttpParser, PipelinedWithPartialSecond) {
@@ -225,7 +237,7 @@ TEST(HttpParser, ReusedRequestIsReset) {
   expect_complete("GET /b HTTP/1.1\r\nHost: two\r\n\r\n", *req);
   EXPECT_EQ(req->method, Method::Get);
   EXPECT_EQ(req->target, "/b");
-  EXPECT_EQ(req->host, "two");
+  EXPECT_EQ(field(*req, "host"), "two");
   EXPECT_TRUE(req->keep_alive);
   EXPECT_FALSE(req->has_content_length);
   EXPECT_EQ(req->content_length, 0u);
@@ -237,7 +249,7 @@ TEST(HttpParser, Http10WithoutHost) {
   auto req = make_request();
   expect_complete("GET /x HTTP/1.0\r\n\r\n", *req);
   EXPECT_EQ(req->version_minor, 0);
-  EXPECT_TRUE(req->host.empty());
+  EXPECT_TRUE(field(*req, "host").empty());
   EXPECT_EQ(req->header_count, 0u);
   EXPECT_FALSE(req->keep_alive);
 }
@@ -245,7 +257,7 @@ TEST(HttpParser, Http10WithoutHost) {
 TEST(HttpParser, HeaderValueWhitespaceTrimmed) {
   auto req = make_request();
   expect_complete("GET / HTTP/1.1\r\nHost:   spaced.example  \t\r\nX-Empty:\r\n\r\n", *req);
-  EXPECT_EQ(req->host, "spaced.example");
+  EXPECT_EQ(field(*req, "host"), "spaced.example");
   ASSERT_EQ(req->header_count, 2u);
   EXPECT_EQ(req->headers[1].name, "X-Empty");
   EXPECT_EQ(req->headers[1].value, "");
@@ -257,7 +269,7 @@ TEST(HttpParser, HeaderNamesCaseInsensitive) {
       "GET / HTTP/1.1\r\nhOST: h\r\ncontent-LENGTH: 7\r\nCONNECTION: CLOSE\r\n"
       "range: bytes=0-1\r\nIF-RANGE: \"e\"\r\n\r\n",
       *req);
-  EXPECT_EQ(req->host, "h");
+  EXPECT_EQ(field(*req, "host"), "h");
   EXPECT_TRUE(req->has_content_length);
   EXPECT_EQ(req->content_length, 7u);
   EXPECT_FALSE(req->keep_alive);
@@ -292,7 +304,10 @@ TEST(HttpParser, ExactlyMaxHeadersIsAccepted) {
 
 TEST(HttpParser, LongButAllowedRequestLine) {
   // Request line of 8000 bytes (well under the 8 KiB limit).
-  std::string target = "/" + std::string(8000 - 14, 'a');  // "GET " + target + " HTTP/1.1"
+  // Built with append: GCC 12 warns (-Wrestrict, a false positive) about
+  // operator+ on a temporary here.
+  std::string target = "/";
+  target.append(8000 - 14, 'a');  // "GET " + target + " HTTP/1.1"
   std::string line = "GET " + target + " HTTP/1.1";
   ASSERT_EQ(line.size(), 8000u);
   std::string buf = line + "\r\nHost: h\r\n\r\n";
@@ -408,7 +423,8 @@ std::string big_header_block() {
   // 10 fields of ~1.8 KB each: ~18 KB of header block, each line far below
   // any per-line limit but the block above 16 KiB.
   std::string buf = "GET / HTTP/1.1\r\nHost: h\r\n";
-  for (int i = 0; i < 10; ++i) buf += "X-Big" + std::to_string(i) + ": " + std::string(1800, 'v') + "\r\n";
+  for (int i = 0; i < 10; ++i)
+    buf += "X-Big" + std::to_string(i) + ": " + std::string(1800, 'v') + "\r\n";
   return buf + "\r\n";
 }
 
@@ -456,17 +472,245 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"garbage_version", "GET / HTTX/1.1\r\nHost: h\r\n\r\n", 400},
         ErrorCase{"lowercase_version", "GET / http/1.1\r\nHost: h\r\n\r\n", 400},
         ErrorCase{"space_before_colon", "GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400},
-        ErrorCase{"space_before_colon_other",
-                  "GET / HTTP/1.1\r\nHost: h\r\nX-Foo : bar\r\n\r\n", 400},
-        ErrorCase{"obs_fold_space",
-                  "GET / HTTP/1.1\r\nHost: h\r\nX-Foo: bar\r\n baz\r\n\r\n", 400},
-        ErrorCase{"obs_fold_tab",
-                  "GET / HTTP/1.1\r\nHost: h\r\nX-Foo: bar\r\n\tbaz\r\n\r\n", 400},
+        ErrorCase{"space_before_colon_other", "GET / HTTP/1.1\r\nHost: h\r\nX-Foo : bar\r\n\r\n",
+                  400},
+        ErrorCase{"obs_fold_space", "GET / HTTP/1.1\r\nHost: h\r\nX-Foo: bar\r\n baz\r\n\r\n", 400},
+        ErrorCase{"obs_fold_tab", "GET / HTTP/1.1\r\nHost: h\r\nX-Foo: bar\r\n\tbaz\r\n\r\n", 400},
         ErrorCase{"te_gzip", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
         ErrorCase{"header_without_colon", "GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n", 400},
         ErrorCase{"empty_header_name", "GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n", 400},
         ErrorCase{"missing_target", "GET HTTP/1.1\r\nHost: h\r\n\r\n", 400}),
     [](const ::testing::TestParamInfo<ErrorCase>& i) { return std::string(i.param.name); });
+
+// ---------------------------------------------------------------------------
+// Host (RFC 9112 section 3.2, RFC 3986 section 3.2.2)
+
+struct HostCase {
+  const char* name;
+  std::string_view value;
+  bool valid;
+};
+
+class HttpParserHost : public ::testing::TestWithParam<HostCase> {};
+
+TEST_P(HttpParserHost, Validated) {
+  const HostCase& c = GetParam();
+  std::string buf = "GET / HTTP/1.1\r\nHost: " + std::string(c.value) + "\r\n\r\n";
+  auto req = make_request();
+  ParseResult r = parse(buf, *req);
+  if (c.valid) {
+    EXPECT_EQ(r.status, ParseStatus::Complete) << "Host: " << c.value << " error=" << r.error;
+  } else {
+    EXPECT_EQ(r.status, ParseStatus::Error) << "Host: " << c.value;
+    EXPECT_EQ(r.error, 400) << "Host: " << c.value;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, HttpParserHost,
+    ::testing::Values(
+        HostCase{"name", "example.com", true}, HostCase{"name_port", "example.com:8080", true},
+        HostCase{"empty", "", true}, HostCase{"empty_port", "example.com:", true},
+        HostCase{"only_colon", ":", true}, HostCase{"only_port", ":80", true},
+        HostCase{"ipv4", "127.0.0.1", true}, HostCase{"ipv4_port", "127.0.0.1:80", true},
+        // Digits and dots that are no IPv4 address are still a reg-name.
+        HostCase{"ipv4_like_reg_name", "999.1.1.1", true},
+        HostCase{"sub_delims", "a!$&'()*+,;=b", true}, HostCase{"unreserved", "a-b.c_d~e", true},
+        HostCase{"pct_encoded", "a%2Db%c3%a9", true}, HostCase{"ipv6_loopback", "[::1]", true},
+        HostCase{"ipv6_port", "[::1]:8080", true}, HostCase{"ipv6_any", "[::]", true},
+        HostCase{"ipv6_full", "[2001:db8:0:0:0:0:0:1]", true},
+        HostCase{"ipv6_elided_middle", "[2001:db8::1]", true},
+        HostCase{"ipv6_elided_end", "[fe80::]", true},
+        HostCase{"ipv6_v4_tail", "[::ffff:192.0.2.1]", true},
+        HostCase{"ipv6_full_v4_tail", "[1:2:3:4:5:6:1.2.3.4]", true},
+        HostCase{"ipvfuture", "[v1.fe80::a+en1]", true}, HostCase{"space", "a b", false},
+        HostCase{"port_alpha", "x:abc", false}, HostCase{"port_sign", "x:-1", false},
+        HostCase{"userinfo", "a@b", false}, HostCase{"list", "x, y", false},
+        HostCase{"unclosed_literal", "[::1", false}, HostCase{"literal_trailer", "[::1]x", false},
+        HostCase{"ipv6_unbracketed", "::1:80", false},
+        HostCase{"ipv6_two_elisions", "[1::2::3]", false},
+        HostCase{"ipv6_nine_groups", "[1:2:3:4:5:6:7:8:9]", false},
+        HostCase{"ipv6_seven_groups", "[1:2:3:4:5:6:7]", false},
+        HostCase{"ipv6_elided_eight", "[1:2:3:4::5:6:7:8]", false},
+        HostCase{"ipv6_long_group", "[12345::1]", false}, HostCase{"ipv6_not_hex", "[::g]", false},
+        HostCase{"ipv6_trailing_colon", "[1::2:]", false},
+        HostCase{"ipv6_leading_colon", "[:1::2]", false},
+        HostCase{"ipv6_bad_v4_tail", "[::1.2.3.256]", false},
+        HostCase{"ipv6_v4_leading_zero", "[::1.2.3.04]", false},
+        HostCase{"empty_literal", "[]", false}, HostCase{"ipvfuture_no_dot", "[v1]", false},
+        HostCase{"pct_short", "a%2", false}, HostCase{"pct_not_hex", "a%zz", false},
+        HostCase{"slash", "a/b", false}, HostCase{"question", "a?b", false},
+        HostCase{"hash", "a#b", false}, HostCase{"quote", "a\"b", false},
+        HostCase{"high_byte", "caf\xc3\xa9", false}),
+    [](const ::testing::TestParamInfo<HostCase>& i) { return std::string(i.param.name); });
+
+TEST(HttpParser, HostIsTrimmedBeforeValidation) {
+  auto req = make_request();
+  expect_complete("GET / HTTP/1.1\r\nHost: \t[::1]:80 \r\n\r\n", *req);
+}
+
+// ---------------------------------------------------------------------------
+// The request line is judged as soon as it is complete.
+
+TEST_P(HttpParserError, StatusWhileHeadIncomplete) {
+  // Every error of the request line is found as soon as its LF has arrived.
+  const ErrorCase& c = GetParam();
+  size_t lf = c.request.find('\n');
+  if (lf == std::string::npos || c.request.size() <= lf + 1) return;  // no complete line
+  std::string_view line(c.request.data(), lf + 1);
+  auto req = make_request();
+  ParseResult whole = parse(c.request, *req);
+  ParseResult early = parse(line, *req);
+  if (early.status == ParseStatus::Error) {
+    EXPECT_EQ(early.error, whole.error);
+  } else {
+    EXPECT_EQ(early.status, ParseStatus::Incomplete);
+  }
+}
+
+struct EarlyCase {
+  const char* name;
+  std::string bytes;  // a head that is not complete
+  int status;         // 0: Incomplete
+};
+
+class HttpParserEarly : public ::testing::TestWithParam<EarlyCase> {};
+
+TEST_P(HttpParserEarly, Status) {
+  const EarlyCase& c = GetParam();
+  auto req = make_request();
+  ParseResult r = parse(c.bytes, *req);
+  if (c.status == 0) {
+    EXPECT_EQ(r.status, ParseStatus::Incomplete) << "error=" << r.error;
+  } else {
+    EXPECT_EQ(r.status, ParseStatus::Error);
+    EXPECT_EQ(r.error, c.status);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, HttpParserEarly,
+    ::testing::Values(
+        EarlyCase{"http09_crlf", "GET /x\r\n", 400}, EarlyCase{"http09_lf", "GET /x\n", 400},
+        EarlyCase{"http09_then_field", "GET /x\r\nHost: h\r\n", 400},
+        EarlyCase{"empty_line", "\r\n", 400}, EarlyCase{"bad_method", "G(T / HTTP/1.1\r\n", 400},
+        EarlyCase{"http2", "GET / HTTP/2.0\r\n", 505},
+        EarlyCase{"line_too_long", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n", 414},
+        EarlyCase{"line_without_lf", "GET /x", 0}, EarlyCase{"line_before_lf", "GET /x\r", 0},
+        EarlyCase{"good_line", "GET /x HTTP/1.1\r\n", 0},
+        EarlyCase{"good_line_and_field", "GET /x HTTP/1.1\r\nHost: h\r\n", 0}),
+    [](const ::testing::TestParamInfo<EarlyCase>& i) { return std::string(i.param.name); });
+
+TEST(HttpParser, Http09LineFailsOnTheByteThatCompletesIt) {
+  // Fed one byte at a time, as a session does with prev_len.
+  constexpr std::string_view kLine = "GET /x\r\n";
+  size_t prev = 0;
+  for (size_t n = 1; n <= kLine.size(); ++n) {
+    std::string prefix(kLine.substr(0, n));
+    auto req = make_request();
+    ParseResult r = parse(prefix, *req, prev);
+    if (n < kLine.size()) {
+      ASSERT_EQ(r.status, ParseStatus::Incomplete) << "length " << n;
+      prev = n;
+    } else {
+      EXPECT_EQ(r.status, ParseStatus::Error);
+      EXPECT_EQ(r.error, 400);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Conditional fields
+
+TEST(HttpParser, ConditionalFieldsExtracted) {
+  auto req = make_request();
+  expect_complete(
+      "GET / HTTP/1.1\r\nHost: h\r\nif-match: \"a\", \"b\"\r\n"
+      "If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\nIf-None-Match: W/\"c\"\r\n"
+      "If-Modified-Since: Mon, 07 Nov 1994 08:49:37 GMT\r\nIf-Range: \"d\"\r\n\r\n",
+      *req);
+  EXPECT_EQ(req->if_match, "\"a\", \"b\"");
+  EXPECT_EQ(req->if_unmodified_since, "Sun, 06 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(req->if_none_match, "W/\"c\"");
+  EXPECT_EQ(req->if_modified_since, "Mon, 07 Nov 1994 08:49:37 GMT");
+  EXPECT_EQ(req->if_range, "\"d\"");
+  expect_complete("GET / HTTP/1.1\r\nHost: h\r\n\r\n", *req);
+  EXPECT_TRUE(req->if_match.empty());
+  EXPECT_TRUE(req->if_unmodified_since.empty());
+}
+
+// ---------------------------------------------------------------------------
+// Guard page: the parser never reads past the bytes it is given.
+
+// Two pages, the second PROT_NONE: bytes placed to end at the boundary are
+// followed by memory that faults when touched.
+class GuardedBuffer {
+ public:
+  GuardedBuffer() : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
+    void* p = mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return;
+    base_ = static_cast<char*>(p);
+    if (mprotect(base_ + page_, page_, PROT_NONE) != 0) {
+      munmap(base_, 2 * page_);
+      base_ = nullptr;
+    }
+  }
+  ~GuardedBuffer() {
+    if (base_) munmap(base_, 2 * page_);
+  }
+  GuardedBuffer(const GuardedBuffer&) = delete;
+  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
+
+  bool ok() const { return base_ != nullptr; }
+  size_t capacity() const { return page_; }
+  // Copies `bytes` so that their last byte is the last readable one.
+  std::string_view place(std::string_view bytes) {
+    char* at = base_ + page_ - bytes.size();
+    memcpy(at, bytes.data(), bytes.size());
+    return {at, bytes.size()};
+  }
+
+ private:
+  size_t page_;
+  char* base_ = nullptr;
+};
+
+TEST(HttpParser, PrefixesAgainstGuardPage) {
+  GuardedBuffer guard;
+  ASSERT_TRUE(guard.ok());
+  constexpr std::string_view kBareLf = "GET /a HTTP/1.1\nHost: [::1]:80\nIf-Match: *\n\n";
+  for (std::string_view full : {kBrowserGet, kWrkGet, kBareLf}) {
+    ASSERT_LE(full.size(), guard.capacity());
+    for (size_t n = 0; n <= full.size(); ++n) {
+      // Both a first call and a call that already saw all but the last byte.
+      for (size_t prev : {size_t{0}, n > 0 ? n - 1 : 0}) {
+        std::string_view bytes = guard.place(full.substr(0, n));
+        auto req = make_request();
+        ParseResult r = parse(bytes, *req, prev);
+        if (n < full.size()) {
+          ASSERT_EQ(r.status, ParseStatus::Incomplete) << "length " << n << " error=" << r.error;
+        } else {
+          ASSERT_EQ(r.status, ParseStatus::Complete) << "error=" << r.error;
+          EXPECT_EQ(r.consumed, full.size());
+        }
+      }
+    }
+  }
+}
+
+TEST(HttpParser, ErrorsAgainstGuardPage) {
+  // Invalid heads that end at the boundary, so every scan runs to the end.
+  GuardedBuffer guard;
+  ASSERT_TRUE(guard.ok());
+  for (std::string_view bad :
+       {"GET /x\r\n", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", "GET / HTTP/1.1\r\nHost: a%2\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: [1:2:3:4:5:6:1.2.3.4\r\n\r\n", "GET / HTTP/1.1\r\nHost: x:\r\n"}) {
+    std::string_view bytes = guard.place(bad);
+    auto req = make_request();
+    ParseResult r = parse(bytes, *req);
+    EXPECT_NE(r.status, ParseStatus::Complete) << bad;
+  }
+}
 
 // ---------------------------------------------------------------------------
 // method_from / method_name / iequals
@@ -484,16 +728,13 @@ TEST_P(HttpMethod, FromAndName) {
   EXPECT_EQ(method_name(c.method), c.name);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, HttpMethod,
-                         ::testing::Values(MethodCase{"GET", Method::Get},
-                                           MethodCase{"HEAD", Method::Head},
-                                           MethodCase{"POST", Method::Post},
-                                           MethodCase{"PUT", Method::Put},
-                                           MethodCase{"DELETE", Method::Delete},
-                                           MethodCase{"OPTIONS", Method::Options},
-                                           MethodCase{"PATCH", Method::Patch},
-                                           MethodCase{"TRACE", Method::Trace},
-                                           MethodCase{"CONNECT", Method::Connect}));
+INSTANTIATE_TEST_SUITE_P(
+    Cases, HttpMethod,
+    ::testing::Values(MethodCase{"GET", Method::Get}, MethodCase{"HEAD", Method::Head},
+                      MethodCase{"POST", Method::Post}, MethodCase{"PUT", Method::Put},
+                      MethodCase{"DELETE", Method::Delete}, MethodCase{"OPTIONS", Method::Options},
+                      MethodCase{"PATCH", Method::Patch}, MethodCase{"TRACE", Method::Trace},
+                      MethodCase{"CONNECT", Method::Connect}));
 
 TEST(HttpMethod, UnknownNames) {
   EXPECT_EQ(method_from("BREW"), Method::Unknown);
