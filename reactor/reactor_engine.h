@@ -6,12 +6,12 @@
 
 #include "core/connection_budget.h"
 #include "core/engine.h"
-#include "reactor/event_loop.h"
 
 namespace ringwire::reactor {
 
-// ReactorEngine: one EventLoop per listener, each on its own thread, sharing
-// one ConnectionBudget (--max-conns is a total).
+// ReactorEngine: one epoll Loop per listener, each on its own thread with
+// its own HttpWorker, all sharing one ConnectionBudget (--max-conns is a
+// total).
 class ReactorEngine final : public core::Engine {
  public:
   ReactorEngine(const core::ServeResources& resources, std::vector<core::Fd> listeners);
@@ -23,8 +23,10 @@ class ReactorEngine final : public core::Engine {
   void wait() override;
 
  private:
+  struct Worker;
+
   core::ConnectionBudget budget_;
-  std::vector<std::unique_ptr<EventLoop>> loops_;
+  std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
 };
 
