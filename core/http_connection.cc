@@ -116,6 +116,10 @@ HttpConnection::Send HttpConnection::next_send() {
   }
   s.iovcnt = q.fill_iovec(out_->iov.data(), out_->iov.size());
   s.iov = out_->iov.data();
+  out_->msg = {};
+  out_->msg.msg_iov = out_->iov.data();
+  out_->msg.msg_iovlen = s.iovcnt;
+  s.msg = &out_->msg;
   return s;
 }
 

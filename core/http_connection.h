@@ -1,5 +1,6 @@
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -41,6 +42,7 @@ class HttpConnection {
   struct Send {
     const iovec* iov = nullptr;
     size_t iovcnt = 0;
+    const msghdr* msg = nullptr;  // for iovcnt > 1: a msghdr over iov, as stable
     int file_fd = -1;  // borrowed, valid until sent() covers it
     off_t file_offset = 0;
     size_t file_len = 0;
@@ -53,6 +55,7 @@ class HttpConnection {
   HttpConnection& operator=(const HttpConnection&) = delete;
 
   // The client's address, kept only when the access log needs it.
+  bool wants_peer() const noexcept { return worker_.access_log() != nullptr; }
   void set_peer(const Endpoint& peer);
 
   // --- Input ---

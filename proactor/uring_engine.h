@@ -7,12 +7,12 @@
 #include "core/connection_budget.h"
 #include "core/engine.h"
 #include "core/result.h"
-#include "proactor/proactor.h"
 
 namespace ringwire::proactor {
 
-// UringEngine: one Proactor (one ring) per listener, each on its own thread,
-// sharing one ConnectionBudget (--max-conns is a total).
+// UringEngine: one io_uring Loop per listener, each on its own thread with
+// its own HttpWorker, all sharing one ConnectionBudget (--max-conns is a
+// total).
 class UringEngine final : public core::Engine {
  public:
   // Sets up every ring before any worker runs, so that io_uring being
@@ -29,11 +29,12 @@ class UringEngine final : public core::Engine {
   void wait() override;
 
  private:
-  explicit UringEngine(uint64_t max_conns) : budget_(max_conns) {}
+  struct Worker;
+  explicit UringEngine(uint64_t max_conns);
 
   core::ConnectionBudget budget_;
-  std::vector<std::unique_ptr<Proactor>> rings_;
-  std::vector<core::Fd> listeners_;  // handed to the rings' threads at start()
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<core::Fd> listeners_;  // handed to the workers' threads at start()
   std::vector<std::thread> threads_;
 };
 

@@ -144,10 +144,7 @@ bool HttpHandler::flush() {
     } else if (s.iovcnt == 1) {
       n = ::send(fd_.get(), s.iov[0].iov_base, s.iov[0].iov_len, MSG_NOSIGNAL);
     } else {
-      msghdr msg{};
-      msg.msg_iov = const_cast<iovec*>(s.iov);
-      msg.msg_iovlen = s.iovcnt;
-      n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+      n = ::sendmsg(fd_.get(), s.msg, MSG_NOSIGNAL);
     }
     if (n < 0) {
       if (errno == EINTR) continue;
