@@ -16,7 +16,6 @@ void OutQueue::push_bytes(std::string_view bytes, std::shared_ptr<const void> ho
   s.len = bytes.size();
   s.file_fd = -1;
   s.hold = std::move(hold);
-  pending_ += bytes.size();
 }
 
 void OutQueue::push_file(int fd, off_t offset, size_t len, std::shared_ptr<const void> hold) {
@@ -27,7 +26,6 @@ void OutQueue::push_file(int fd, off_t offset, size_t len, std::shared_ptr<const
   s.file_fd = fd;
   s.file_offset = offset;
   s.hold = std::move(hold);
-  pending_ += len;
 }
 
 void OutQueue::arena_commit(size_t len) {
@@ -48,13 +46,11 @@ size_t OutQueue::fill_iovec(iovec* iov, size_t max) const noexcept {
 OutQueue::Segment OutQueue::pop_front() noexcept {
   assert(!empty() && !front_in_arena());
   Segment s = std::move(segs_[head_++]);
-  pending_ -= s.len;
   if (head_ == tail_) clear();
   return s;
 }
 
 void OutQueue::consume(size_t n) noexcept {
-  pending_ -= n;
   while (n > 0 && head_ < tail_) {
     Segment& s = segs_[head_];
     if (n < s.len) {
@@ -75,7 +71,6 @@ void OutQueue::consume(size_t n) noexcept {
 void OutQueue::clear() noexcept {
   for (size_t i = head_; i < tail_; ++i) segs_[i].hold.reset();
   head_ = tail_ = 0;
-  pending_ = 0;
   arena_used_ = 0;
 }
 

@@ -50,9 +50,6 @@ class OutQueue {
   bool full() const noexcept {
     return tail_ + 4 > kMaxSegments || arena_used_ + kMaxFormatted > kArenaSize;
   }
-  // Bytes still to send, over all segments.
-  uint64_t pending_bytes() const noexcept { return pending_; }
-
   void push_bytes(std::string_view bytes, std::shared_ptr<const void> hold = {});
   void push_static(std::string_view bytes) { push_bytes(bytes); }
   void push_file(int fd, off_t offset, size_t len, std::shared_ptr<const void> hold);
@@ -93,7 +90,6 @@ class OutQueue {
   std::array<Segment, kMaxSegments> segs_;
   size_t head_ = 0;
   size_t tail_ = 0;
-  uint64_t pending_ = 0;
   size_t arena_used_ = 0;
   std::array<char, kArenaSize> arena_;
 };

@@ -106,12 +106,6 @@ void set_nodelay(int fd) noexcept {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
-Result<void> set_nonblocking(int fd) noexcept {
-  int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return last_errno();
-  return {};
-}
-
 uint64_t raise_nofile_limit() noexcept {
   rlimit rl{};
   if (::getrlimit(RLIMIT_NOFILE, &rl) < 0) return 0;

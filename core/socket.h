@@ -38,7 +38,6 @@ Result<Fd> listen_tcp(const Endpoint& ep, bool reuseport, int backlog);
 Result<Endpoint> local_endpoint(int fd);
 
 void set_nodelay(int fd) noexcept;
-Result<void> set_nonblocking(int fd) noexcept;
 
 // Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the new soft limit.
 uint64_t raise_nofile_limit() noexcept;

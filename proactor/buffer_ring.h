@@ -30,7 +30,6 @@ class BufferRing {
   BufferRing& operator=(const BufferRing&) = delete;
 
   uint16_t group() const noexcept { return group_; }
-  unsigned count() const noexcept { return count_; }
   char* data(uint16_t bid) const noexcept { return buffers_ + size_t{bid} * kBufferSize; }
 
   // Queues buffer `bid` for return to the kernel.

@@ -1,0 +1,69 @@
+// DeadlineLists: per-kind lists kept in deadline order by appending, O(1)
+// moves, the nearest deadline, and iteration that survives unlinking.
+#include "core/deadline_lists.h"
+
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace ringwire::core {
+namespace {
+
+struct Item {
+  int id = 0;
+  DeadlineHook<Item> timer;
+};
+
+TEST(DeadlineLists, EachListStaysInDeadlineOrder) {
+  DeadlineLists<Item, 2> lists;
+  lists.set_timeout(0, 100);
+  lists.set_timeout(1, 10);
+  Item a{1}, b{2}, c{3};
+  lists.schedule(&a, 0, 1000);  // due 1100
+  lists.schedule(&b, 0, 1005);  // due 1105
+  lists.schedule(&c, 1, 1010);  // due 1020
+  EXPECT_EQ(lists.head(0), &a);
+  EXPECT_EQ(lists.head(1), &c);
+  EXPECT_EQ(lists.wait_ms(1000, 5000), 20);  // the nearest is in the short list
+  EXPECT_EQ(lists.wait_ms(1000, 7), 7);      // capped
+  EXPECT_EQ(lists.wait_ms(2000, 5000), 0);   // overdue: no wait
+  // Rescheduling moves to the tail with a fresh deadline.
+  lists.schedule(&a, 0, 1010);
+  EXPECT_EQ(lists.head(0), &b);
+  EXPECT_EQ(b.timer.next, &a);
+  EXPECT_EQ(a.timer.deadline, 1110);
+  // Moving between lists.
+  lists.schedule(&c, 0, 1020);
+  EXPECT_EQ(lists.head(1), nullptr);
+  EXPECT_EQ(c.timer.list, 0);
+}
+
+TEST(DeadlineLists, UnlinkAnywhereAndIterateWhileUnlinking) {
+  DeadlineLists<Item, 1> lists;
+  lists.set_timeout(0, 1);
+  std::vector<Item> items(5);
+  for (int i = 0; i < 5; ++i) {
+    items[i].id = i;
+    lists.schedule(&items[i], 0, i);
+  }
+  lists.unlink(&items[2]);
+  EXPECT_EQ(items[2].timer.list, -1);
+  lists.unlink(&items[2]);  // twice is harmless
+  std::vector<int> seen;
+  lists.for_each(0, [&](Item* it) {
+    seen.push_back(it->id);
+    if (it->id % 2 == 1) lists.unlink(it);
+  });
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 3, 4}));
+  seen.clear();
+  lists.for_each(0, [&](Item* it) { seen.push_back(it->id); });
+  EXPECT_EQ(seen, (std::vector<int>{0, 4}));
+  EXPECT_EQ(lists.any(), &items[0]);
+  lists.unlink(&items[0]);
+  lists.unlink(&items[4]);
+  EXPECT_EQ(lists.any(), nullptr);
+  EXPECT_EQ(lists.head(0), nullptr);
+}
+
+}  // namespace
+}  // namespace ringwire::core
