@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/socket.h"
+#include "app/http_service.h"
 #include "core/engine.h"
 
 using namespace ringwire;
@@ -62,10 +63,10 @@ int serve(const core::ServeConfig& cfg) {
     listeners.push_back(std::move(*fd));
   }
 
-  core::ServeResources resources{cfg, root.get(), access_log.get()};
+  app::HttpService service(cfg, root.get(), access_log.get());
   std::unique_ptr<core::Engine> engine;
   try {
-    engine = core::make_engine(cfg.engine, resources, std::move(listeners));
+    engine = core::make_engine(cfg.engine, service, {cfg.ring_buffers, cfg.ring_cq_entries}, std::move(listeners));
   } catch (const std::exception& e) {
     die(e.what());
   }

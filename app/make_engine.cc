@@ -10,16 +10,17 @@
 
 namespace ringwire::core {
 
-std::unique_ptr<Engine> make_engine(EngineKind kind, const ServeResources& resources, std::vector<Fd> listeners) {
+std::unique_ptr<Engine> make_engine(EngineKind kind, const Service& service, const RingOptions& ring,
+                                    std::vector<Fd> listeners) {
   switch (kind) {
     case EngineKind::Uring: {
-      auto uring = proactor::UringEngine::create(resources, listeners);
+      auto uring = proactor::UringEngine::create(service, ring, listeners);
       if (uring) return std::move(*uring);
       RW_LOG_WARN("io_uring unavailable ({}); running the reactor engine instead", strerror(uring.error()));
-      return std::make_unique<reactor::ReactorEngine>(resources, std::move(listeners));
+      return std::make_unique<reactor::ReactorEngine>(service, std::move(listeners));
     }
     case EngineKind::Reactor:
-      return std::make_unique<reactor::ReactorEngine>(resources, std::move(listeners));
+      return std::make_unique<reactor::ReactorEngine>(service, std::move(listeners));
     case EngineKind::Threads:
     case EngineKind::Prefork:
       break;

@@ -10,6 +10,8 @@ enum TimerKind : int {
   kWriteTimer,       // a send made no progress (--idle-timeout): close
   kLingerTimer,      // final answer sent, draining input before close (2 s)
   kBodyTimer,        // between two pieces of a request body (--body-timeout): close
+  kConnectTimer,     // lb: a backend connect in progress (--connect-timeout): try the next
+  kRelayTimer,       // lb: a relay that moved no byte either way (--idle-timeout): close
   kTimerKinds
 };
 

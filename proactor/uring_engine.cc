@@ -1,39 +1,38 @@
 #include "proactor/uring_engine.h"
 
 #include "core/clock.h"
-#include "core/http_worker.h"
 #include "core/log.h"
-#include "proactor/http_handler.h"
 #include "proactor/loop.h"
 
 namespace ringwire::proactor {
 
-// One worker thread's parts, in the order they must be built (and the
-// reverse of the order they are torn down: the loop's last handlers still
-// use the HttpWorker).
 struct UringEngine::Worker {
-  Worker(const core::ServeResources& r, std::unique_ptr<core::Clock> c, std::unique_ptr<Loop> l)
-      : clock(std::move(c)), http(r.config, *clock, r.root_fd, r.access_log_fd), loop(std::move(l)), acceptor(*loop, http) {
-    loop->set_acceptor(&acceptor);
+  // The loop goes first: handlers it may still hold use what the acceptor owns.
+  ~Worker() {
+    loop.reset();
+    acceptor.reset();
   }
 
-  std::unique_ptr<core::Clock> clock;
-  core::HttpWorker http;
+  std::unique_ptr<core::Clock> clock = std::make_unique<core::Clock>();
   std::unique_ptr<Loop> loop;
-  HttpAcceptor acceptor;
+  std::unique_ptr<Acceptor> acceptor;
 };
 
 UringEngine::UringEngine(uint64_t max_conns) : budget_(max_conns) {}
 
-core::Result<std::unique_ptr<UringEngine>> UringEngine::create(const core::ServeResources& r,
+core::Result<std::unique_ptr<UringEngine>> UringEngine::create(const core::Service& service,
+                                                               const core::RingOptions& ring,
                                                                std::vector<core::Fd>& listeners) {
-  std::unique_ptr<UringEngine> engine(new UringEngine(r.config.max_conns));
-  Loop::Options options{r.config.ring_buffers, r.config.ring_cq_entries};
+  std::unique_ptr<UringEngine> engine(new UringEngine(service.max_conns()));
+  Loop::Options options{ring.buffers, ring.cq_entries};
   for (size_t i = 0; i < listeners.size(); ++i) {
-    auto clock = std::make_unique<core::Clock>();
-    auto loop = Loop::create(options, engine->budget_, core::HttpWorker::timeouts(r.config), *clock);
+    auto w = std::make_unique<Worker>();
+    auto loop = Loop::create(options, engine->budget_, service.timeouts(), *w->clock);
     if (!loop) return std::unexpected(loop.error());
-    engine->workers_.push_back(std::make_unique<Worker>(r, std::move(clock), std::move(*loop)));
+    w->loop = std::move(*loop);
+    w->acceptor = service.make_acceptor(*w->loop, *w->clock);
+    w->loop->set_acceptor(w->acceptor.get());
+    engine->workers_.push_back(std::move(w));
   }
   RW_LOG_DEBUG("io_uring rings: {}", engine->workers_.front()->loop->ring_mode());
   engine->listeners_ = std::move(listeners);
@@ -47,7 +46,8 @@ UringEngine::~UringEngine() {
 
 void UringEngine::start() {
   for (size_t i = 0; i < workers_.size(); ++i)
-    threads_.emplace_back([loop = workers_[i]->loop.get(), l = std::move(listeners_[i])]() mutable { loop->run(std::move(l)); });
+    threads_.emplace_back(
+        [loop = workers_[i]->loop.get(), l = std::move(listeners_[i])]() mutable { loop->run(std::move(l)); });
 }
 
 void UringEngine::request_stop() noexcept {

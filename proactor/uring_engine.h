@@ -11,15 +11,16 @@
 namespace ringwire::proactor {
 
 // UringEngine: one io_uring Loop per listener, each on its own thread with
-// its own HttpWorker, all sharing one ConnectionBudget (--max-conns is a
-// total).
+// the acceptor its service made for it, all sharing one ConnectionBudget
+// (--max-conns is a total).
 class UringEngine final : public core::Engine {
  public:
   // Sets up every ring before any worker runs, so that io_uring being
   // unavailable is known at once and the caller can fall back with nothing
   // half-started. The error is the errno that made io_uring unusable; the
   // listeners are then still the caller's.
-  static core::Result<std::unique_ptr<UringEngine>> create(const core::ServeResources& resources,
+  static core::Result<std::unique_ptr<UringEngine>> create(const core::Service& service,
+                                                           const core::RingOptions& ring,
                                                            std::vector<core::Fd>& listeners);
   ~UringEngine() override;
 

@@ -44,17 +44,20 @@ class HttpHandler final : public Handler {
   bool blocked_ = false;     // the last send hit EAGAIN
 };
 
-// HttpAcceptor makes an HttpHandler for each accepted client.
+// HttpAcceptor makes an HttpHandler for each accepted client, and owns
+// what the worker's HTTP connections share.
 class HttpAcceptor final : public Acceptor {
  public:
-  HttpAcceptor(Loop& loop, core::HttpWorker& worker) noexcept : loop_(loop), worker_(worker) {}
+  HttpAcceptor(Loop& loop, const core::ServeConfig& config, const core::Clock& clock, int root_fd,
+               int access_log_fd)
+      : loop_(loop), worker_(config, clock, root_fd, access_log_fd) {}
   void on_accept(core::Fd fd, const core::Endpoint& peer) override;
   void begin_turn() noexcept override { worker_.begin_turn(); }
   void end_turn() noexcept override { worker_.end_turn(); }
 
  private:
   Loop& loop_;
-  core::HttpWorker& worker_;
+  core::HttpWorker worker_;
 };
 
 }  // namespace ringwire::reactor

@@ -1,32 +1,30 @@
 #include "reactor/reactor_engine.h"
 
 #include "core/clock.h"
-#include "core/http_worker.h"
-#include "reactor/http_handler.h"
 #include "reactor/loop.h"
 
 namespace ringwire::reactor {
 
-// One worker thread's parts, in the order they must be built (and the
-// reverse of the order they are torn down: the loop's last handlers still
-// use the HttpWorker).
 struct ReactorEngine::Worker {
-  Worker(const core::ServeResources& r, core::Fd listener, core::ConnectionBudget& budget)
-      : http(r.config, clock, r.root_fd, r.access_log_fd),
-        loop(std::move(listener), budget, core::HttpWorker::timeouts(r.config), clock),
-        acceptor(loop, http) {
-    loop.set_acceptor(&acceptor);
+  Worker(const core::Service& service, core::Fd listener, core::ConnectionBudget& budget)
+      : loop(std::make_unique<Loop>(std::move(listener), budget, service.timeouts(), clock)),
+        acceptor(service.make_acceptor(*loop, clock)) {
+    loop->set_acceptor(acceptor.get());
+  }
+  // The loop goes first: handlers it may still hold use what the acceptor owns.
+  ~Worker() {
+    loop.reset();
+    acceptor.reset();
   }
 
   core::Clock clock;
-  core::HttpWorker http;
-  Loop loop;
-  HttpAcceptor acceptor;
+  std::unique_ptr<Loop> loop;
+  std::unique_ptr<Acceptor> acceptor;
 };
 
-ReactorEngine::ReactorEngine(const core::ServeResources& r, std::vector<core::Fd> listeners)
-    : budget_(r.config.max_conns) {
-  for (auto& l : listeners) workers_.push_back(std::make_unique<Worker>(r, std::move(l), budget_));
+ReactorEngine::ReactorEngine(const core::Service& service, std::vector<core::Fd> listeners)
+    : budget_(service.max_conns()) {
+  for (auto& l : listeners) workers_.push_back(std::make_unique<Worker>(service, std::move(l), budget_));
 }
 
 ReactorEngine::~ReactorEngine() {
@@ -35,11 +33,11 @@ ReactorEngine::~ReactorEngine() {
 }
 
 void ReactorEngine::start() {
-  for (auto& w : workers_) threads_.emplace_back([&loop = w->loop] { loop.run(); });
+  for (auto& w : workers_) threads_.emplace_back([loop = w->loop.get()] { loop->run(); });
 }
 
 void ReactorEngine::request_stop() noexcept {
-  for (auto& w : workers_) w->loop.request_stop();
+  for (auto& w : workers_) w->loop->request_stop();
 }
 
 void ReactorEngine::wait() {

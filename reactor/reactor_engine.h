@@ -10,11 +10,11 @@
 namespace ringwire::reactor {
 
 // ReactorEngine: one epoll Loop per listener, each on its own thread with
-// its own HttpWorker, all sharing one ConnectionBudget (--max-conns is a
-// total).
+// the acceptor its service made for it, all sharing one ConnectionBudget
+// (--max-conns is a total).
 class ReactorEngine final : public core::Engine {
  public:
-  ReactorEngine(const core::ServeResources& resources, std::vector<core::Fd> listeners);
+  ReactorEngine(const core::Service& service, std::vector<core::Fd> listeners);
   ~ReactorEngine() override;
 
   const char* name() const noexcept override { return "reactor"; }

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/pipe_pool.h"
+
+namespace ringwire::core {
+
+// Readiness of one socket as the relay has seen it. Edge-triggered events
+// set the flags; a syscall that would block clears the matching one.
+struct Readiness {
+  bool readable = false;
+  bool writable = false;
+};
+
+// RelayPump moves bytes one way, from socket `from` to socket `to`, with
+// splice(2) through a pipe (socket -> pipe -> socket, SPLICE_F_MOVE |
+// SPLICE_F_NONBLOCK: the payload never enters user space), or through a
+// small buffer when no pipe can be had. It never reads more than the pipe
+// (or buffer) holds, so a peer that stops reading stops the other side too:
+// bytes in flight are bounded per direction. The pipe is taken only while
+// bytes sit in it. When `from` reaches EOF and everything is sent, `to` is
+// shut down for writing (the half-close is forwarded).
+//
+// Engine-agnostic: both engines' relay handlers call pump() when a socket
+// becomes ready, the reactor on epoll events, the proactor on poll CQEs.
+class RelayPump {
+ public:
+  enum class Status : uint8_t { Idle, Budget, Done, Error };
+  static constexpr size_t kCopyBuffer = 16 * 1024;
+
+  // Moves what it can now, at most about `budget` bytes. Idle: waiting for
+  // readiness; Budget: more could move, call again after other work; Done:
+  // EOF forwarded; Error: a reset or another error (errno_ tells).
+  Status pump(int from, int to, Readiness& from_ready, Readiness& to_ready, PipePool& pool, size_t budget);
+
+  bool done() const noexcept { return shut_; }
+  bool eof() const noexcept { return eof_; }
+  uint64_t bytes() const noexcept { return bytes_; }
+  int error() const noexcept { return errno_; }
+  bool holds_pipe() const noexcept { return static_cast<bool>(pipe_); }
+  // At close: an empty pipe goes back to the pool, a full one is closed.
+  void release(PipePool& pool) noexcept;
+
+ private:
+  size_t held() const noexcept { return in_pipe_ + (buf_len_ - buf_off_); }
+
+  Pipe pipe_;
+  size_t in_pipe_ = 0;
+  std::unique_ptr<char[]> buf_;  // the fallback when no pipe could be had
+  size_t buf_off_ = 0;
+  size_t buf_len_ = 0;
+  uint64_t bytes_ = 0;
+  int errno_ = 0;
+  bool eof_ = false;
+  bool shut_ = false;
+};
+
+}  // namespace ringwire::core
