@@ -27,7 +27,7 @@ void HttpAcceptor::on_accept(core::Fd fd, const core::Endpoint& peer) {
   loop_.schedule(h, core::kHeaderTimer);
 }
 
-void HttpHandler::on_event(uint32_t events) {
+void HttpHandler::on_event(uint32_t events, unsigned /*side*/) {
   if (events & EPOLLERR) {
     close();
     return;

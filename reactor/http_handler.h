@@ -22,7 +22,7 @@ class HttpHandler final : public Handler {
   core::HttpConnection& connection() noexcept { return conn_; }
   int fd() const noexcept { return fd_.get(); }
 
-  void on_event(uint32_t events) override;
+  void on_event(uint32_t events, unsigned side) override;
   void on_timeout(int kind) override;
   void on_stop() override;
   void abort() override { close(); }

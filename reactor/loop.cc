@@ -84,16 +84,17 @@ void Loop::run() {
     clock_.update();
     if (acceptor_) acceptor_->begin_turn();
     for (int i = 0; i < n; ++i) {
-      void* tag = events[i].data.ptr;
-      if (tag == &kListenerTag) {
+      uint64_t tag = events[i].data.u64;
+      if (tag == reinterpret_cast<uintptr_t>(&kListenerTag)) {
         on_accept();
-      } else if (tag == &kWakeTag) {
+      } else if (tag == reinterpret_cast<uintptr_t>(&kWakeTag)) {
         uint64_t v;
         ssize_t rc = ::read(wake_.get(), &v, sizeof v);
         (void)rc;
       } else {
-        auto* h = static_cast<Handler*>(tag);
-        if (!h->closed) h->on_event(events[i].events);  // closed earlier in this batch: skipped
+        auto* h = reinterpret_cast<Handler*>(tag & ~uint64_t{7});
+        // Closed earlier in this batch: skipped.
+        if (!h->closed) h->on_event(events[i].events, static_cast<unsigned>(tag & 7));
       }
     }
     run_ready();
@@ -121,7 +122,7 @@ void Loop::run_ready() {
   ready_now_.swap(ready_);
   for (Handler* h : ready_now_) {
     h->ready = false;
-    if (!h->closed) h->on_event(EPOLLIN);
+    if (!h->closed) h->on_event(EPOLLIN, 0);
   }
   ready_now_.clear();
 }
@@ -155,19 +156,23 @@ void Loop::on_accept() {
 }
 
 bool Loop::adopt(int fd, Handler* h, uint32_t events) {
-  thread_.assert_here();
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.ptr = h;
-  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) < 0) return false;
+  if (!watch(fd, h, events, 0)) return false;
   ++live_;
   return true;
 }
 
-void Loop::modify(int fd, Handler* h, uint32_t events) noexcept {
+bool Loop::watch(int fd, Handler* h, uint32_t events, unsigned side) {
+  thread_.assert_here();
   epoll_event ev{};
   ev.events = events;
-  ev.data.ptr = h;
+  ev.data.u64 = reinterpret_cast<uintptr_t>(h) | side;
+  return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+}
+
+void Loop::modify(int fd, Handler* h, uint32_t events, unsigned side) noexcept {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = reinterpret_cast<uintptr_t>(h) | side;
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
 }
 

@@ -19,16 +19,17 @@ namespace ringwire::reactor {
 
 class Loop;
 
-// Handler is what an epoll event (its pointer is the event's data.ptr) or a
-// timer is delivered to: an HTTP connection today, a balancer relay
-// tomorrow. The loop owns none of a handler's sockets; a handler closes them
+// Handler is what an epoll event or a timer is delivered to: an HTTP
+// connection, or a balancer relay with two sockets. An event's data is the
+// handler's address with the socket's side (0..7) in its three low bits. The loop owns none of a handler's sockets; a handler closes them
 // and then calls Loop::retire(), and the loop deletes it after the batch,
 // so that a later event of the same batch never touches freed memory.
 class Handler {
  public:
   virtual ~Handler() = default;
-  // `events` from epoll_wait; EPOLLIN alone when resumed from the ready list.
-  virtual void on_event(uint32_t events) = 0;
+  // `events` from epoll_wait for the socket registered as `side`; EPOLLIN
+  // on side 0 when resumed from the ready list.
+  virtual void on_event(uint32_t events, unsigned side) = 0;
   // Its timer of kind `kind` (a core::TimerKind) expired.
   virtual void on_timeout(int kind) = 0;
   // The loop stops: close now, or finish what is in flight and then close.
@@ -80,9 +81,12 @@ class Loop {
   bool stopping() const noexcept { return stopping_; }
 
   // A new handler for an accepted socket: registered for `events` on `fd`
-  // and counted as live until retired.
+  // (side 0) and counted as live until retired.
   bool adopt(int fd, Handler* h, uint32_t events);
-  void modify(int fd, Handler* h, uint32_t events) noexcept;
+  // Another socket of a handler (a relay's backend), as `side`. Closing
+  // the fd removes it.
+  bool watch(int fd, Handler* h, uint32_t events, unsigned side);
+  void modify(int fd, Handler* h, uint32_t events, unsigned side = 0) noexcept;
   // Moves `h` to the tail of timer list `kind` with a fresh deadline.
   void schedule(Handler* h, int kind) noexcept;
   int timer_of(const Handler* h) const noexcept { return h->timer.list; }
