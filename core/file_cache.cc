@@ -263,55 +263,61 @@ void FileCache::lru_push_front(Slot& s) noexcept {
   newest_ = &s;
 }
 
-// Returns the watched Dir for `dir`, counting one more entry in it, or null
+// Returns the watched Dir for `dir`, counting one more user of it, or null
 // when it cannot be watched (the entry then relies on the once-a-second check).
 FileCache::Dir* FileCache::watch(std::string_view dir) {
   if (!inotify_) return nullptr;
   auto found = dirs_.find(dir);
   if (found != dirs_.end()) {
-    ++found->second.entries;
+    ++found->second.users;
     return &found->second;
   }
+  Dir* parent = dir.empty() ? nullptr : watch(dir_of(dir));
   // inotify_add_watch takes a path, with no directory fd to resolve it
   // beneath. So the directory is opened beneath the root first and watched
   // through its /proc link: the watch is on the very directory the file was
   // opened in, and no symlink can point it elsewhere.
   std::string dir_path(dir.empty() ? std::string_view(".") : dir);
   Fd dfd(open_beneath(root_fd_, dir_path.c_str(), O_PATH | O_DIRECTORY));
-  if (!dfd) return nullptr;
-  char proc[32];
-  *fmt::format_to_n(proc, sizeof proc - 1, "/proc/self/fd/{}", dfd.get()).out = '\0';
-  int wd = ::inotify_add_watch(inotify_.get(), proc, kWatchMask);
-  if (wd < 0) {
-    if (!watch_refused_) {
+  int wd = -1;
+  if (dfd) {
+    char proc[32];
+    *fmt::format_to_n(proc, sizeof proc - 1, "/proc/self/fd/{}", dfd.get()).out = '\0';
+    wd = ::inotify_add_watch(inotify_.get(), proc, kWatchMask);
+    if (wd < 0 && !watch_refused_) {
       watch_refused_ = true;
       RW_LOG_WARN(
-          "cannot watch a directory for changes ({}); such files are compared with the disk "
+          "cannot watch a directory for changes ({}); files there are compared with the disk "
           "once a second (see fs.inotify.max_user_watches)",
           std::strerror(errno));
     }
-    return nullptr;
   }
   // One directory reached by two paths (through a symlink) is one watch, and
   // its events could name only one of the paths: the second is not watched.
-  if (dir_by_wd_.contains(wd)) return nullptr;
+  if (wd < 0 || dir_by_wd_.contains(wd)) {
+    unwatch(parent);
+    return nullptr;
+  }
   auto it = dirs_.try_emplace(std::string(dir)).first;
   Dir& d = it->second;
   d.wd = wd;
-  d.entries = 1;
+  d.users = 1;
+  d.parent = parent;
   d.path = &it->first;
   dir_by_wd_.emplace(wd, &d);
   return &d;
 }
 
 void FileCache::unwatch(Dir* d) noexcept {
-  if (d == nullptr || --d->entries > 0) return;
+  if (d == nullptr || --d->users > 0) return;
   // The kernel answers with IN_IGNORED for this wd, which read_changes skips
   // as unknown. Watch descriptors are allocated cyclically, so the number is
   // not handed out again meanwhile.
+  Dir* parent = d->parent;
   ::inotify_rm_watch(inotify_.get(), d->wd);
   dir_by_wd_.erase(d->wd);
   dirs_.erase(dirs_.find(*d->path));
+  unwatch(parent);
 }
 
 void FileCache::read_changes() noexcept {

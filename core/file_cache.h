@@ -61,11 +61,12 @@ struct CacheLimits {
 // symlink can reach outside the root.
 //
 // Changes on disk are seen two ways. An inotify watch on each directory that
-// holds a cached file reports a rename over, a write, a delete or a chmod,
-// and the next lookup after poll_changes() loads the file again. Behind it,
-// an entry is still compared with the disk once a second: that catches what
-// a directory watch cannot see (a file reached through a symlink into another
-// directory, an ancestor directory renamed or swapped, a watch refused by
+// holds a cached file, and on its ancestors, reports a rename over, a write,
+// a delete, a chmod or a directory swapped on the way, and the next lookup
+// after poll_changes() loads the file again. Behind it, an entry is still
+// compared with the disk once a second: that catches what the watches cannot
+// see (a file that is a symlink to another directory, a change made through
+// another mount or on a network file system, a watch refused by
 // max_user_watches, no inotify at all) for one fstatat per entry per second.
 //
 // Entries are bounded in number and in response bytes and evicted least
@@ -105,10 +106,12 @@ class FileCache {
       return std::hash<std::string_view>{}(s);
     }
   };
-  // A watched directory ("" is the root) and how many entries rely on it.
+  // A watched directory ("" is the root). Its ancestors are watched too, so
+  // that a directory or symlink swapped on the way to a file is noticed.
   struct Dir {
     int wd = -1;
-    size_t entries = 0;
+    size_t users = 0;                   // entries in it and watched subdirectories
+    Dir* parent = nullptr;              // null for the root, or if not watched
     const std::string* path = nullptr;  // the key of this Dir in dirs_
   };
   // A map value: the current generation of an entry, and the cache's

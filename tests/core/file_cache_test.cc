@@ -70,6 +70,34 @@ class FileCacheTest : public ::testing::Test {
   Clock clock_;
 };
 
+// Takes the process's descriptors down to none free, and gives them back.
+class FdShortage {
+ public:
+  FdShortage() {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit low = saved_;
+    low.rlim_cur = 256;
+    for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+      rlim_t fd = std::stoul(e.path().filename().string());
+      if (fd + 1 > low.rlim_cur) low.rlim_cur = fd + 1;
+    }
+    if (::setrlimit(RLIMIT_NOFILE, &low) != 0) return;
+    // dup() takes the lowest free number, so this fills every hole below the limit.
+    for (int fd; (fd = ::dup(STDERR_FILENO)) >= 0;) taken_.push_back(fd);
+    exhausted_ = errno == EMFILE;
+  }
+  ~FdShortage() {
+    for (int fd : taken_) ::close(fd);
+    ::setrlimit(RLIMIT_NOFILE, &saved_);
+  }
+  bool exhausted() const { return exhausted_; }
+
+ private:
+  rlimit saved_{};
+  std::vector<int> taken_;
+  bool exhausted_ = false;
+};
+
 TEST_F(FileCacheTest, LookupStatuses) {
   FileCache cache(root_.get(), CacheLimits{}, clock_);
   auto page = cache.get("page.html");
@@ -77,7 +105,7 @@ TEST_F(FileCacheTest, LookupStatuses) {
   EXPECT_EQ(body_of(page), "<p>old</p>\n");
   EXPECT_TRUE(std::string(page.entry->response).starts_with("HTTP/1.1 200 OK\r\n"));
   // A second lookup in the same second is the same cached entry.
-  EXPECT_EQ(cache.get("page.html").entry, page.entry);
+  EXPECT_EQ(cache.get("page.html").entry.get(), page.entry.get());
 
   EXPECT_EQ(body_of(cache.get("")), "root index\n");
   EXPECT_EQ(body_of(cache.get("sub/")), "sub index\n");
@@ -124,7 +152,7 @@ TEST_F(FileCacheTest, WriteInPlaceDeleteAndChmodAreSeenOnTheNextLookup) {
   cache.poll_changes();
   auto after = cache.get("page.html");
   EXPECT_EQ(after.status, Status::Ok);
-  EXPECT_NE(after.entry, before);  // looked up again, not served from the cache
+  EXPECT_NE(after.entry.get(), before.get());  // looked up again, not served from the cache
 
   fs::remove(dir_ / "www" / "page.html");
   cache.poll_changes();
@@ -141,6 +169,48 @@ TEST_F(FileCacheTest, DirectoryMovedAwayIsSeenOnTheNextLookup) {
   cache.poll_changes();
   EXPECT_EQ(cache.get("sub/").status, Status::NotFound);
   EXPECT_EQ(body_of(cache.get("gone/")), "sub index\n");
+}
+
+TEST_F(FileCacheTest, SymlinkedDirectorySwappedIsSeenOnTheNextLookup) {
+  // The usual atomic deploy: "current" points at a release directory and is
+  // renamed over by a link to the next one. No watched directory changes its
+  // content; only the root's entry "current" does.
+  fs::create_directories(dir_ / "www" / "r1");
+  fs::create_directories(dir_ / "www" / "r2");
+  put("r1/app.js", "release 1\n");
+  put("r2/app.js", "release 2\n");
+  fs::create_directory_symlink("r1", dir_ / "www" / "current");
+  FileCache cache(root_.get(), CacheLimits{}, clock_);
+  ASSERT_EQ(body_of(cache.get("current/app.js")), "release 1\n");
+  fs::create_directory_symlink("r2", dir_ / "www" / "current.tmp");
+  fs::rename(dir_ / "www" / "current.tmp", dir_ / "www" / "current");
+  cache.poll_changes();
+  EXPECT_EQ(body_of(cache.get("current/app.js")), "release 2\n");
+}
+
+TEST_F(FileCacheTest, ChangesAreReadOncePerTurn) {
+  FileCache cache(root_.get(), CacheLimits{}, clock_);
+  auto first = cache.get("page.html").entry;
+  replace("page.html", "<p>new</p>\n");
+  // Without a new turn the cache has not looked at the notifications, and
+  // (its clock unchanged) still serves what it has.
+  EXPECT_EQ(cache.get("page.html").entry.get(), first.get());
+  cache.poll_changes();
+  EXPECT_EQ(body_of(cache.get("page.html")), "<p>new</p>\n");
+}
+
+TEST_F(FileCacheTest, WithoutInotifyChangesAreSeenWithinASecond) {
+  std::unique_ptr<FileCache> cache;
+  {
+    FdShortage shortage;  // inotify_init1 fails with EMFILE
+    ASSERT_TRUE(shortage.exhausted());
+    cache = std::make_unique<FileCache>(root_.get(), CacheLimits{}, clock_);
+  }
+  ASSERT_EQ(body_of(cache->get("page.html")), "<p>old</p>\n");
+  replace("page.html", "<p>new</p>\n");
+  cache->poll_changes();
+  next_second();
+  EXPECT_EQ(body_of(cache->get("page.html")), "<p>new</p>\n");
 }
 
 // Each file's response is its ~200-byte header block plus a 1000-byte body.
@@ -160,20 +230,20 @@ TEST_F(FileCacheBudgetTest, ByteBudgetEvictsTheLeastRecentlyUsed) {
   auto c = cache.get("c.txt").entry;
   ASSERT_TRUE(a && b && c);
   EXPECT_EQ(cache.size(), 3u);
-  EXPECT_EQ(cache.get("a.txt").entry, a);  // a hit makes "a" the most recent
-  auto d = cache.get("d.txt").entry;       // so "b" is the one to go
+  EXPECT_EQ(cache.get("a.txt").entry.get(), a.get());  // a hit makes "a" the most recent
+  auto d = cache.get("d.txt").entry;                   // so "b" is the one to go
   ASSERT_TRUE(d);
   EXPECT_EQ(cache.size(), 3u);
   EXPECT_LE(cache.bytes(), 3u * 1400);
-  EXPECT_EQ(cache.get("a.txt").entry, a);
-  EXPECT_EQ(cache.get("c.txt").entry, c);
-  EXPECT_EQ(cache.get("d.txt").entry, d);
+  EXPECT_EQ(cache.get("a.txt").entry.get(), a.get());
+  EXPECT_EQ(cache.get("c.txt").entry.get(), c.get());
+  EXPECT_EQ(cache.get("d.txt").entry.get(), d.get());
   // "b" was evicted: it is loaded again (and now "a", the oldest, goes).
   auto b2 = cache.get("b.txt").entry;
-  EXPECT_NE(b2, b);
+  EXPECT_NE(b2.get(), b.get());
   EXPECT_EQ(std::string(b2->body()), std::string(1000, 'b'));
   EXPECT_EQ(cache.size(), 3u);
-  EXPECT_NE(cache.get("a.txt").entry, a);
+  EXPECT_NE(cache.get("a.txt").entry.get(), a.get());
 }
 
 TEST_F(FileCacheBudgetTest, EntryCapEvictsTheLeastRecentlyUsed) {
@@ -181,13 +251,13 @@ TEST_F(FileCacheBudgetTest, EntryCapEvictsTheLeastRecentlyUsed) {
   auto a = cache.get("a.txt").entry;
   auto b = cache.get("b.txt").entry;
   auto c = cache.get("c.txt").entry;
-  EXPECT_EQ(cache.get("a.txt").entry, a);
-  EXPECT_EQ(cache.get("b.txt").entry, b);
+  EXPECT_EQ(cache.get("a.txt").entry.get(), a.get());
+  EXPECT_EQ(cache.get("b.txt").entry.get(), b.get());
   cache.get("d.txt");  // "c" is the least recently used
   EXPECT_EQ(cache.size(), 3u);
-  EXPECT_EQ(cache.get("a.txt").entry, a);
-  EXPECT_EQ(cache.get("b.txt").entry, b);
-  EXPECT_NE(cache.get("c.txt").entry, c);
+  EXPECT_EQ(cache.get("a.txt").entry.get(), a.get());
+  EXPECT_EQ(cache.get("b.txt").entry.get(), b.get());
+  EXPECT_NE(cache.get("c.txt").entry.get(), c.get());
 }
 
 TEST_F(FileCacheBudgetTest, EntryLargerThanTheBudgetIsServedAsAFileRange) {
@@ -214,34 +284,6 @@ TEST_F(FileCacheBudgetTest, EntryLargerThanTheBudgetIsServedAsAFileRange) {
   EXPECT_EQ(l.status, Status::Ok);
   EXPECT_EQ(none.size(), 0u);
 }
-
-// Takes the process's descriptors down to none free, and gives them back.
-class FdShortage {
- public:
-  FdShortage() {
-    ::getrlimit(RLIMIT_NOFILE, &saved_);
-    rlimit low = saved_;
-    low.rlim_cur = 256;
-    for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
-      rlim_t fd = std::stoul(e.path().filename().string());
-      if (fd + 1 > low.rlim_cur) low.rlim_cur = fd + 1;
-    }
-    if (::setrlimit(RLIMIT_NOFILE, &low) != 0) return;
-    // dup() takes the lowest free number, so this fills every hole below the limit.
-    for (int fd; (fd = ::dup(STDERR_FILENO)) >= 0;) taken_.push_back(fd);
-    exhausted_ = errno == EMFILE;
-  }
-  ~FdShortage() {
-    for (int fd : taken_) ::close(fd);
-    ::setrlimit(RLIMIT_NOFILE, &saved_);
-  }
-  bool exhausted() const { return exhausted_; }
-
- private:
-  rlimit saved_{};
-  std::vector<int> taken_;
-  bool exhausted_ = false;
-};
 
 std::string queued(OutQueue& out) {
   std::string all;
