@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -368,12 +369,10 @@ void FileCache::on_change(Dir& d, uint32_t mask, std::string_view name) noexcept
   // directories first keeps the common case (an unrelated file created) from
   // scanning every entry.
   if (!(mask & (IN_ISDIR | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))) return;
-  for (const auto& [path, dir] : dirs_) {
-    if (path == scratch_ || beneath(path, scratch_)) {
-      erase_under(scratch_);
-      return;
-    }
-  }
+  bool on_the_way = std::any_of(dirs_.begin(), dirs_.end(), [this](const auto& kv) {
+    return kv.first == scratch_ || beneath(kv.first, scratch_);
+  });
+  if (on_the_way) erase_under(scratch_);
 }
 
 }  // namespace ringwire::core

@@ -213,6 +213,36 @@ TEST_F(FileCacheTest, WithoutInotifyChangesAreSeenWithinASecond) {
   EXPECT_EQ(body_of(cache->get("page.html")), "<p>new</p>\n");
 }
 
+// Counts the inotify watches this process holds, from the fdinfo of its
+// inotify descriptors (one line per watch).
+size_t inotify_watches() {
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (fs::read_symlink(e.path(), ec).string() != "anon_inode:inotify") continue;
+    std::ifstream info("/proc/self/fdinfo/" + e.path().filename().string());
+    for (std::string line; std::getline(info, line);) n += line.starts_with("inotify wd:");
+  }
+  return n;
+}
+
+TEST_F(FileCacheTest, WatchesFollowTheEntries) {
+  size_t before = inotify_watches();
+  {
+    FileCache cache(root_.get(), CacheLimits{64 * 1024, 1, 1 << 20}, clock_);
+    ASSERT_EQ(body_of(cache.get("sub/")), "sub index\n");
+    EXPECT_EQ(inotify_watches(), before + 2);  // "sub" and the root above it
+    ASSERT_EQ(body_of(cache.get("page.html")), "<p>old</p>\n");
+    EXPECT_EQ(cache.size(), 1u);
+    EXPECT_EQ(inotify_watches(), before + 1);  // "sub/" was evicted: only the root
+    fs::remove(dir_ / "www" / "page.html");
+    cache.poll_changes();
+    EXPECT_EQ(cache.get("page.html").status, Status::NotFound);
+    EXPECT_EQ(cache.size(), 0u);
+    EXPECT_EQ(inotify_watches(), before);
+  }
+}
+
 // Each file's response is its ~200-byte header block plus a 1000-byte body.
 class FileCacheBudgetTest : public FileCacheTest {
  protected:
