@@ -173,21 +173,21 @@ FileCache::Lookup FileCache::load(std::string_view path) {
 }
 
 // Caches `e` under `path` when the limits allow, evicting the least recently
-// used entries to make room. Returns whether it was kept.
-bool FileCache::keep(std::string_view path, const std::shared_ptr<FileEntry>& e) {
+// used entries to make room.
+void FileCache::keep(std::string_view path, const std::shared_ptr<FileEntry>& e) {
   const FileMeta& m = *e->meta;
   size_t bytes = e->response.size();
-  if (limits_.max_entries == 0 || bytes > limits_.max_bytes) return false;
+  if (limits_.max_entries == 0 || bytes > limits_.max_bytes) return;
   // A large entry is only worth keeping with its descriptor: one without
   // would answer every later request with headers and no body.
-  if (!m.whole && !m.fd) return false;
+  if (!m.whole && !m.fd) return;
   erase(path);
   Dir* dir = watch(dir_of(m.file_path));
   // The file was read before the watch existed; a change in between made no
   // event, so compare once more now that any later change will make one.
   if (dir && !still_fresh(m)) {
     unwatch(dir);
-    return false;
+    return;
   }
   while (!map_.empty() &&
          (map_.size() >= limits_.max_entries || bytes_ + bytes > limits_.max_bytes))
@@ -201,7 +201,6 @@ bool FileCache::keep(std::string_view path, const std::shared_ptr<FileEntry>& e)
   s.key = &it->first;
   bytes_ += bytes;
   lru_push_front(s);
-  return true;
 }
 
 void FileCache::build_response(FileEntry& e, const FileMeta& m) const {

@@ -130,7 +130,7 @@ class FileCache {
   using DirMap = std::unordered_map<std::string, Dir, Hash, std::equal_to<>>;
 
   Lookup load(std::string_view path);
-  bool keep(std::string_view path, const std::shared_ptr<FileEntry>& e);
+  void keep(std::string_view path, const std::shared_ptr<FileEntry>& e);
   bool still_fresh(const FileMeta& m) const noexcept;
   void refresh_date(Slot& s);
   void build_response(FileEntry& e, const FileMeta& m) const;
