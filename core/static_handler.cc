@@ -259,19 +259,19 @@ ResponseInfo StaticHandler::serve(const http::Request& req, ConnectionMode mode,
   // (304); If-Range is judged with the Range in serve_file. A date that does
   // not parse is ignored, as section 13.1.4 asks.
   if (!req.if_match.empty()) {
-    if (!etag_matches(req.if_match, e.etag, EtagCompare::Strong))
+    if (!etag_matches(req.if_match, e.meta->etag, EtagCompare::Strong))
       return error(412, mode, out, head);
   } else if (!req.if_unmodified_since.empty()) {
     time_t since;
-    if (parse_http_date(req.if_unmodified_since, since) && e.mtime.tv_sec > since)
+    if (parse_http_date(req.if_unmodified_since, since) && e.meta->mtime.tv_sec > since)
       return error(412, mode, out, head);
   }
   if (!req.if_none_match.empty()) {
-    if (etag_matches(req.if_none_match, e.etag, EtagCompare::Weak))
+    if (etag_matches(req.if_none_match, e.meta->etag, EtagCompare::Weak))
       return not_modified(e, mode, out);
   } else if (!req.if_modified_since.empty()) {
     time_t since;
-    if (parse_http_date(req.if_modified_since, since) && e.mtime.tv_sec <= since)
+    if (parse_http_date(req.if_modified_since, since) && e.meta->mtime.tv_sec <= since)
       return not_modified(e, mode, out);
   }
   return serve_file(req, e, found.entry, mode, out);
@@ -283,9 +283,9 @@ ResponseInfo StaticHandler::serve_file(const http::Request& req, const FileEntry
   bool head = req.method == Method::Head;
   uint64_t first = 0, last = 0;
   RangeResult range = RangeResult::None;
-  if (!req.range.empty() && !head &&
-      (req.if_range.empty() || req.if_range == e.etag || req.if_range == e.last_modified))
-    range = parse_range(req.range, e.size, first, last);
+  if (!req.range.empty() && !head && (req.if_range.empty() || req.if_range == e.meta->etag ||
+                                      req.if_range == e.meta->last_modified))
+    range = parse_range(req.range, e.meta->size, first, last);
 
   if (range == RangeResult::Unsatisfiable) {
     std::string_view body = error_body(416);
@@ -293,7 +293,7 @@ ResponseInfo StaticHandler::serve_file(const http::Request& req, const FileEntry
                    "HTTP/1.1 416 Range Not Satisfiable\r\nServer: ringwire\r\nDate: {}\r\n"
                    "Content-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n"
                    "Content-Range: bytes */{}\r\n{}\r\n",
-                   clock_.http_date(), body.size(), e.size, connection_line(mode));
+                   clock_.http_date(), body.size(), e.meta->size, connection_line(mode));
     out.push_static(body);
     return {416, body.size()};
   }
@@ -303,12 +303,12 @@ ResponseInfo StaticHandler::serve_file(const http::Request& req, const FileEntry
                    "HTTP/1.1 206 Partial Content\r\nServer: ringwire\r\nDate: {}\r\n"
                    "Content-Type: {}\r\nContent-Length: {}\r\nContent-Range: bytes {}-{}/{}\r\n"
                    "Last-Modified: {}\r\nETag: {}\r\n{}\r\n",
-                   clock_.http_date(), e.mime, len, first, last, e.size, e.last_modified, e.etag,
-                   connection_line(mode));
-    if (e.whole)
+                   clock_.http_date(), e.meta->mime, len, first, last, e.meta->size,
+                   e.meta->last_modified, e.meta->etag, connection_line(mode));
+    if (e.meta->whole)
       out.push_bytes(e.body().substr(first, len), hold);
     else
-      out.push_file(e.fd.get(), static_cast<off_t>(first), len, hold);
+      out.push_file(e.meta->fd.get(), static_cast<off_t>(first), len, hold);
     return {206, len};
   }
 
@@ -317,9 +317,9 @@ ResponseInfo StaticHandler::serve_file(const http::Request& req, const FileEntry
   // line is slipped in before the blank line, still without copying.
   std::string_view header = e.header_block();
   if (mode == ConnectionMode::Default) {
-    if (e.whole && !head) {
+    if (e.meta->whole && !head) {
       out.push_bytes(e.response, hold);
-      return {200, e.size};
+      return {200, e.meta->size};
     }
     out.push_bytes(header, hold);
   } else {
@@ -328,18 +328,18 @@ ResponseInfo StaticHandler::serve_file(const http::Request& req, const FileEntry
                                                   : "Connection: keep-alive\r\n\r\n");
   }
   if (head) return {200, 0};
-  if (e.whole)
+  if (e.meta->whole)
     out.push_bytes(e.body(), hold);
   else
-    out.push_file(e.fd.get(), 0, e.size, hold);
-  return {200, e.size};
+    out.push_file(e.meta->fd.get(), 0, e.meta->size, hold);
+  return {200, e.meta->size};
 }
 
 ResponseInfo StaticHandler::not_modified(const FileEntry& e, ConnectionMode mode, OutQueue& out) {
   push_formatted(out,
                  "HTTP/1.1 304 Not Modified\r\nServer: ringwire\r\nDate: {}\r\n"
                  "Last-Modified: {}\r\nETag: {}\r\n{}\r\n",
-                 clock_.http_date(), e.last_modified, e.etag, connection_line(mode));
+                 clock_.http_date(), e.meta->last_modified, e.meta->etag, connection_line(mode));
   return {304, 0};
 }
 
