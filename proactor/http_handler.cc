@@ -77,7 +77,7 @@ void HttpHandler::on_recv(int res, uint32_t flags) {
   }
 }
 
-void HttpHandler::on_buffers() { drive(); }
+void HttpHandler::on_resume() { drive(); }
 
 void HttpHandler::drive() {
   for (;;) {

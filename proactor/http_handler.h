@@ -25,7 +25,7 @@ class HttpHandler final : public Handler {
   void on_timeout(int kind) override;
   void on_stop() override;
   void abort() override { close(); }
-  void on_buffers() override;
+  void on_resume() override;
   // The receive, and a send or POLLOUT poll: a closed handler is freed once
   // neither is in flight.
   bool in_flight() const noexcept override { return recv_armed_ || sending_; }

@@ -101,7 +101,7 @@ void Loop::run(core::Fd listener) {
     starved_now_.swap(starved_);
     for (Handler* h : starved_now_) {
       h->starved = false;
-      if (!h->closed) h->on_buffers();
+      if (!h->closed) h->on_resume();
     }
     starved_now_.clear();
     expire_timers();
@@ -232,9 +232,14 @@ void Loop::cancel(uint64_t user_data) noexcept {
 
 void Loop::starve(Handler* h) {
   if (h->starved) return;
+  ++starved_total_;
+  resume_later(h);
+}
+
+void Loop::resume_later(Handler* h) {
+  if (h->starved) return;
   h->starved = true;
   starved_.push_back(h);
-  ++starved_total_;
 }
 
 void Loop::schedule(Handler* h, int kind) noexcept { timers_.schedule(h, kind, clock_.monotonic_ms()); }
@@ -259,7 +264,7 @@ void Loop::bury(Handler* h) {
 
 void Loop::bury_closed() {
   // Closed, and the kernel holds nothing of theirs any more. A starved one
-  // may still be listed for on_buffers(): it was skipped there as closed.
+  // may still be listed for on_resume(): it was skipped there as closed.
   if (graveyard_.empty()) return;
   std::erase_if(starved_, [](Handler* h) { return h->closed; });
   for (Handler* h : graveyard_) delete h;

@@ -37,9 +37,9 @@ class Handler {
   virtual void on_stop() = 0;
   // Close now, whatever is in flight (the stop's grace period is over).
   virtual void abort() = 0;
-  // Its multishot receive ended with ENOBUFS (see Loop::starve): the loop
-  // has handed buffers back to the kernel and it may re-arm.
-  virtual void on_buffers() {}
+  // After Loop::starve (its receive ended with ENOBUFS: the loop has handed
+  // buffers back and it may re-arm) or Loop::resume_later, once per turn.
+  virtual void on_resume() {}
   // Operations whose last CQE has not come back yet.
   virtual bool in_flight() const noexcept = 0;
 
@@ -47,7 +47,7 @@ class Handler {
 
   core::DeadlineHook<Handler> timer;
   bool closed = false;
-  bool starved = false;  // waiting for buffers (Loop::starve)
+  bool starved = false;  // on the resume list (Loop::starve, Loop::resume_later)
   bool buried = false;   // on the graveyard
 };
 
@@ -108,10 +108,13 @@ class Loop {
   // Cancels the operation tagged `user_data`; the cancel's own CQE is ignored.
   void cancel(uint64_t user_data) noexcept;
   BufferRing& buffers() noexcept { return *bufs_; }
-  // `h`'s receive found the buffer ring empty: its on_buffers() runs after
+  // `h`'s receive found the buffer ring empty: its on_resume() runs after
   // this batch's buffers have gone back, so its re-armed receive does not
   // fail again at once.
   void starve(Handler* h);
+  // `h` used up its work budget with more to do: on_resume() after this
+  // batch, since no new CQE may come for what is already there.
+  void resume_later(Handler* h);
 
   // A new handler, live until retired.
   void adopt(Handler*) noexcept { ++live_; }
@@ -161,7 +164,7 @@ class Loop {
   std::deque<core::Fd> waiting_;
   core::DeadlineLists<Handler, core::kTimerKinds> timers_;
   std::vector<Handler*> starved_;      // see starve()
-  std::vector<Handler*> starved_now_;  // the ones on_buffers() is called for this turn
+  std::vector<Handler*> starved_now_;  // the ones on_resume() is called for this turn
   std::vector<Handler*> graveyard_;
   // Loop-turn cost, logged at debug level when the worker stops.
   uint64_t turns_ = 0;

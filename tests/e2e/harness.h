@@ -48,21 +48,26 @@ class Server {
  public:
   // `in_child` runs in the forked child just before exec (to restrict it).
   Server(const std::string& engine, const std::string& root, std::vector<std::string> extra = {},
-         const std::function<void()>& in_child = {}) {
+         const std::function<void()>& in_child = {})
+      : Server(serve_args(engine, root, std::move(extra)), in_child) {}
+
+  // `ringwire lb --listen 127.0.0.1:0 [--engine E] --workers 2 ARGS...`.
+  static Server lb(const std::string& engine, std::vector<std::string> args) {
+    std::vector<std::string> full = {RINGWIRE_BINARY, "lb", "--listen", "127.0.0.1:0"};
+    if (!engine.empty()) full.insert(full.end(), {"--engine", engine});
+    if (std::find(args.begin(), args.end(), "--workers") == args.end()) full.insert(full.end(), {"--workers", "2"});
+    full.insert(full.end(), args.begin(), args.end());
+    return Server(std::move(full), {});
+  }
+
+  Server(Server&& o) noexcept
+      : pid_(std::exchange(o.pid_, -1)), err_(std::exchange(o.err_, -1)), port_(o.port_), status_(o.status_),
+        log_(std::move(o.log_)) {}
+
+  // Runs `args` (argv, the binary first) and waits for its "listening on" line.
+  Server(std::vector<std::string> args, const std::function<void()>& in_child) {
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-    std::vector<std::string> args = {RINGWIRE_BINARY, "serve",  "--listen",
-                                     "127.0.0.1:0",   "--root", root};
-    // `--workers 2` and `--log-level info` are defaults that `extra` may replace
-    // (the CLI refuses an option given twice).
-    const std::pair<const char*, const char*> defaults[] = {{"--workers", "2"},
-                                                            {"--log-level", "info"}};
-    for (auto [option, value] : defaults) {
-      if (std::find(extra.begin(), extra.end(), option) == extra.end())
-        args.insert(args.end(), {option, value});
-    }
-    if (!engine.empty()) args.insert(args.begin() + 2, {"--engine", engine});
-    args.insert(args.end(), extra.begin(), extra.end());
     pid_ = fork();
     if (pid_ == 0) {
       dup2(pipefd[1], STDERR_FILENO);
@@ -91,6 +96,23 @@ class Server {
     }
   }
   ~Server() { stop(); }
+
+  static std::vector<std::string> serve_args(const std::string& engine, const std::string& root,
+                                             std::vector<std::string> extra) {
+    std::vector<std::string> args = {RINGWIRE_BINARY, "serve",  "--listen",
+                                     "127.0.0.1:0",   "--root", root};
+    // `--workers 2` and `--log-level info` are defaults that `extra` may replace
+    // (the CLI refuses an option given twice).
+    const std::pair<const char*, const char*> defaults[] = {{"--workers", "2"},
+                                                            {"--log-level", "info"}};
+    for (auto [option, value] : defaults) {
+      if (std::find(extra.begin(), extra.end(), option) == extra.end())
+        args.insert(args.end(), {option, value});
+    }
+    if (!engine.empty()) args.insert(args.begin() + 2, {"--engine", engine});
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
