@@ -89,6 +89,7 @@ void Loop::run(core::Fd listener) {
     int64_t wait = timers_.wait_ms(now, stopping_ ? 100 : 1000);
     if (accept_resume_ms_ > now) wait = std::min(wait, accept_resume_ms_ - now);
     if (!stopping_ && !want_accept) wait = std::min(wait, core::ConnectionBudget::kRetryMs);
+    if (!starved_.empty()) wait = 0;  // handlers to resume: do not sleep on the ring
     ring_->submit_and_wait(wait);
     clock_.update();
     if (acceptor_) acceptor_->begin_turn();

@@ -436,7 +436,7 @@ TEST(LbCliTest, BadConfigurationsAreRefused) {
       {"lb --backend 127.0.0.1:1", "--listen"},
   };
   for (const Case& c : cases) {
-    std::string out = run_command(std::string(RINGWIRE_BINARY) + " " + c.args + "; echo exit=$?");
+    std::string out = run_command(std::string(RINGWIRE_BINARY) + " " + c.args + " 2>&1; echo exit=$?");
     EXPECT_EQ(out.find("exit=0"), std::string::npos) << c.args << ": " << out;
     EXPECT_NE(out.find(c.expect), std::string::npos) << c.args << ": " << out;
   }
