@@ -51,7 +51,13 @@ TEST(CliTest, HelpSaysWhatIsBuilt) {
   EXPECT_NE(out.find("--body-timeout"), std::string::npos);
   EXPECT_NE(out.find("--cache-max-bytes"), std::string::npos);
   out = ringwire("--help", status);
-  EXPECT_EQ(out.find("load balancer"), std::string::npos) << out;
+  EXPECT_NE(out.find("serve"), std::string::npos) << out;
+  EXPECT_NE(out.find("lb"), std::string::npos) << out;
+  out = ringwire("lb --help", status);
+  EXPECT_EQ(status, 0) << out;
+  for (const char* option : {"--backend", "--backends", "--policy", "--connect-timeout", "--health-interval",
+                             "--rise", "--fall", "--log-connections"})
+    EXPECT_NE(out.find(option), std::string::npos) << option;
 }
 
 }  // namespace
