@@ -18,6 +18,11 @@ class HttpService final : public core::Service {
   std::unique_ptr<reactor::Acceptor> make_acceptor(reactor::Loop& loop, const core::Clock& clock) const override;
   std::unique_ptr<proactor::Acceptor> make_acceptor(proactor::Loop& loop, const core::Clock& clock) const override;
 
+  // For the blocking engines, which serve HTTP without the loops.
+  const core::ServeConfig& config() const noexcept { return config_; }
+  int root_fd() const noexcept { return root_fd_; }
+  int access_log_fd() const noexcept { return access_log_fd_; }
+
  private:
   const core::ServeConfig& config_;
   int root_fd_;

@@ -57,9 +57,11 @@ std::vector<core::Fd> listen_all(core::Endpoint& ep, unsigned workers) {
   return listeners;
 }
 
-void refuse_unbuilt(core::EngineKind engine) {
+// The blocking models serve HTTP only.
+void refuse_for_lb(core::EngineKind engine) {
   if (engine == core::EngineKind::Threads || engine == core::EngineKind::Prefork)
-    die(fmt::format("engine '{}' is not built yet; use --engine uring or --engine reactor", core::engine_name(engine)));
+    die(fmt::format("engine '{}' serves HTTP only; run the balancer with --engine uring or --engine reactor",
+                    core::engine_name(engine)));
 }
 
 std::unique_ptr<core::Engine> make(core::EngineKind kind, const core::Service& service, core::RingOptions ring,
@@ -88,7 +90,6 @@ void wait_for_stop(const sigset_t& set, OnHup&& on_hup) {
 
 int serve(const core::ServeConfig& cfg) {
   core::set_log_level(cfg.log_level);
-  refuse_unbuilt(cfg.engine);
   core::raise_nofile_limit();
 
   core::Fd root(::open(cfg.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -117,7 +118,7 @@ int serve(const core::ServeConfig& cfg) {
 
 int balance(const lb::LbConfig& cfg) {
   core::set_log_level(cfg.log_level);
-  refuse_unbuilt(cfg.engine);
+  refuse_for_lb(cfg.engine);
   core::raise_nofile_limit();
 
   sigset_t set = block_signals();
@@ -172,7 +173,9 @@ int main(int argc, char** argv) {
   cfg.root = "www";
   cfg.workers = cores;
   auto* serve_cmd = app.add_subcommand("serve", "Serve static files over HTTP/1.1");
-  serve_cmd->add_option("--engine", engine, "uring (io_uring; the reactor where unavailable) | reactor")
+  serve_cmd->add_option("--engine", engine,
+                        "uring (io_uring; the reactor where unavailable) | reactor | threads (a thread per "
+                        "connection) | prefork (a pool of --workers processes)")
       ->check(engines)
       ->capture_default_str();
   serve_cmd->add_option("--listen", listen, "HOST:PORT or [V6]:PORT (port 0: any)")->capture_default_str();

@@ -3,6 +3,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "app/http_service.h"
+#include "baseline/prefork_engine.h"
+#include "baseline/threads_engine.h"
 #include "core/engine.h"
 #include "core/log.h"
 #include "proactor/uring_engine.h"
@@ -25,8 +28,16 @@ std::unique_ptr<Engine> make_engine(EngineKind kind, const Service& service, con
     case EngineKind::Prefork:
       break;
   }
-  throw std::runtime_error(fmt::format("engine '{}' is not built yet; use --engine uring or --engine reactor",
-                                       engine_name(kind)));
+  // The blocking models serve HTTP only: the balancer runs on the event engines.
+  auto* http = dynamic_cast<const app::HttpService*>(&service);
+  if (!http)
+    throw std::runtime_error(
+        fmt::format("engine '{}' serves HTTP only; run the balancer with --engine uring or reactor", engine_name(kind)));
+  if (kind == EngineKind::Threads)
+    return std::make_unique<baseline::ThreadsEngine>(http->config(), http->root_fd(), http->access_log_fd(),
+                                                     std::move(listeners));
+  return std::make_unique<baseline::PreforkEngine>(http->config(), http->root_fd(), http->access_log_fd(),
+                                                   std::move(listeners));
 }
 
 }  // namespace ringwire::core

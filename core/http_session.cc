@@ -1,6 +1,23 @@
 #include "core/http_session.h"
 
 namespace ringwire::core {
+namespace {
+
+// Runs `answer` (the handler, then the access log) as the engine requires:
+// as is on a worker that owns its handler, under the shared lock with the
+// clock refreshed (and the log written at once) on the threads engine.
+template <class F>
+ResponseInfo answer_with(HttpServices& s, F&& answer) {
+  if (!s.shared) return answer();
+  std::lock_guard lock(s.shared->mutex);
+  s.shared->clock.update();
+  s.handler.cache().poll_changes();
+  ResponseInfo info = answer();
+  if (s.access_log) s.access_log->flush();
+  return info;
+}
+
+}  // namespace
 
 size_t HttpSession::skip_body(std::string_view in) {
   if (body_ == Body::Length) {
@@ -54,8 +71,11 @@ size_t HttpSession::process(std::string_view in, OutQueue& out, HttpServices& s,
     }
     scanned_ = 0;
     if (r.status == http::ParseStatus::Error) {
-      ResponseInfo info = s.handler.error(r.error, ConnectionMode::Close, out);
-      if (s.access_log) s.access_log->record(peer, nullptr, info.status, info.body_bytes);
+      answer_with(s, [&] {
+        ResponseInfo info = s.handler.error(r.error, ConnectionMode::Close, out);
+        if (s.access_log) s.access_log->record(peer, nullptr, info.status, info.body_bytes);
+        return info;
+      });
       closing_ = true;
       consumed = in.size();
       break;
@@ -72,16 +92,22 @@ size_t HttpSession::process(std::string_view in, OutQueue& out, HttpServices& s,
     ConnectionMode mode = !req.keep_alive          ? ConnectionMode::Close
                           : req.version_minor == 0 ? ConnectionMode::KeepAlive
                                                    : ConnectionMode::Default;
-    ResponseInfo info = s.handler.serve(req, mode, out);
-    if (s.access_log) s.access_log->record(peer, &req, info.status, info.body_bytes);
+    answer_with(s, [&] {
+      ResponseInfo info = s.handler.serve(req, mode, out);
+      if (s.access_log) s.access_log->record(peer, &req, info.status, info.body_bytes);
+      return info;
+    });
     if (mode == ConnectionMode::Close) closing_ = true;
   }
   return consumed;
 }
 
 void HttpSession::fail(int status, OutQueue& out, HttpServices& s, const Endpoint& peer) {
-  ResponseInfo info = s.handler.error(status, ConnectionMode::Close, out);
-  if (s.access_log) s.access_log->record(peer, nullptr, info.status, info.body_bytes);
+  answer_with(s, [&] {
+    ResponseInfo info = s.handler.error(status, ConnectionMode::Close, out);
+    if (s.access_log) s.access_log->record(peer, nullptr, info.status, info.body_bytes);
+    return info;
+  });
   closing_ = true;
 }
 

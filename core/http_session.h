@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string_view>
 
 #include "core/access_log.h"
@@ -13,6 +14,14 @@
 
 namespace ringwire::core {
 
+// The threads engine's one exception to "one handler per thread": every
+// connection thread shares one handler, clock and access log, and makes
+// each answer under this lock, with the clock refreshed first.
+struct SharedHttp {
+  std::mutex mutex;
+  Clock clock;
+};
+
 // What a worker shares with all its connections' sessions.
 struct HttpServices {
   const Clock& clock;
@@ -21,6 +30,7 @@ struct HttpServices {
   // Scratch for the request being parsed: a Request carries its header
   // array (a few KiB), so it is built once per worker, not once per read.
   http::Request request{};
+  SharedHttp* shared = nullptr;  // the threads engine only; see SharedHttp
 };
 
 // HttpSession is the engine-agnostic protocol state of one connection: it

@@ -3,10 +3,16 @@
 namespace ringwire::core {
 
 HttpWorker::HttpWorker(const ServeConfig& config, const Clock& clock, int root_fd, int access_log_fd)
-    : clock_(clock),
-      handler_(root_fd, config.cache, clock),
-      access_log_(access_log_fd >= 0 ? std::make_unique<AccessLog>(access_log_fd, clock) : nullptr),
-      services_{clock, handler_, access_log_.get()} {}
+    : own_handler_(std::make_unique<StaticHandler>(root_fd, config.cache, clock)),
+      own_access_log_(access_log_fd >= 0 ? std::make_unique<AccessLog>(access_log_fd, clock) : nullptr),
+      handler_(own_handler_.get()),
+      access_log_(own_access_log_.get()),
+      services_{clock, *handler_, access_log_} {}
+
+HttpWorker::HttpWorker(HttpWorker& owner, SharedHttp& shared)
+    : handler_(owner.handler_),
+      access_log_(owner.access_log_),
+      services_{shared.clock, *handler_, access_log_, {}, &shared} {}
 
 std::array<int64_t, kTimerKinds> HttpWorker::timeouts(const ServeConfig& config) noexcept {
   std::array<int64_t, kTimerKinds> t{};
@@ -20,7 +26,7 @@ std::array<int64_t, kTimerKinds> HttpWorker::timeouts(const ServeConfig& config)
 
 HttpWorker::~HttpWorker() = default;
 
-void HttpWorker::begin_turn() noexcept { handler_.cache().poll_changes(); }
+void HttpWorker::begin_turn() noexcept { handler_->cache().poll_changes(); }
 
 void HttpWorker::end_turn() noexcept {
   if (access_log_) access_log_->flush();

@@ -30,23 +30,28 @@ struct Output {
 // One per worker thread; nothing in it is shared between workers, so it
 // takes no locks. The clock is the loop's, updated once per turn.
 //
-// Sharing rule, for the engines to come: the file cache and the clock are
-// per worker (per thread), never shared. A thread-per-connection engine
-// gives each connection thread its own HttpWorker with a small cache; a
-// shared, locked cache would put a lock on every hit.
+// Sharing rule: on the event engines and in each prefork process, the file
+// cache and the clock are per worker (per thread), never shared, so a hit
+// takes no lock. The threads engine is the exception: a cache per
+// connection thread would start cold for every connection and take an
+// inotify instance each (128 per user by default), so its connection
+// threads share one handler, clock and log behind a mutex (SharedHttp),
+// each with its own HttpWorker for the pools and the request scratch.
 class HttpWorker {
  public:
   // Input buffers are above http::kMaxHead, so the parser's limits trip first.
   static constexpr size_t kInBuf = 32 * 1024;
 
   HttpWorker(const ServeConfig& config, const Clock& clock, int root_fd, int access_log_fd);
+  // The threads engine: borrows `owner`'s handler and access log, used under `shared`.
+  HttpWorker(HttpWorker& owner, SharedHttp& shared);
   ~HttpWorker();
   HttpWorker(const HttpWorker&) = delete;
   HttpWorker& operator=(const HttpWorker&) = delete;
 
   HttpServices& services() noexcept { return services_; }
-  StaticHandler& handler() noexcept { return handler_; }
-  AccessLog* access_log() noexcept { return access_log_.get(); }
+  StaticHandler& handler() noexcept { return *handler_; }
+  AccessLog* access_log() noexcept { return access_log_; }
   // Milliseconds for each TimerKind, from the command line.
   static std::array<int64_t, kTimerKinds> timeouts(const ServeConfig& config) noexcept;
 
@@ -61,9 +66,10 @@ class HttpWorker {
   void give_output(Output* out) noexcept;
 
  private:
-  const Clock& clock_;
-  StaticHandler handler_;
-  std::unique_ptr<AccessLog> access_log_;
+  std::unique_ptr<StaticHandler> own_handler_;
+  std::unique_ptr<AccessLog> own_access_log_;
+  StaticHandler* handler_;
+  AccessLog* access_log_;
   HttpServices services_;
   std::vector<std::unique_ptr<char[]>> free_inputs_;
   std::vector<std::unique_ptr<Output>> free_outputs_;

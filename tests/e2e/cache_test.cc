@@ -15,7 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace ringwire::test;
 
-const char* kEngines[] = {"reactor", "uring"};
 
 class CacheTest : public ::testing::TestWithParam<const char*> {
  protected:
@@ -80,6 +79,6 @@ TEST_P(CacheTest, DeletedFileIsGoneOnTheNextRequest) {
   EXPECT_EQ(request(s.port(), "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n").status, 404);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, CacheTest, ::testing::ValuesIn(kEngines));
+INSTANTIATE_TEST_SUITE_P(Engines, CacheTest, ::testing::ValuesIn(kServeEngines), EngineName());
 
 }  // namespace

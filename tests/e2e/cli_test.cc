@@ -23,12 +23,13 @@ std::string ringwire(const std::string& args, int& status) {
   return out;
 }
 
-TEST(CliTest, EnginesNotBuiltAreRefused) {
+TEST(CliTest, BlockingEnginesAreRefusedForTheBalancer) {
   for (const char* engine : {"threads", "prefork"}) {
     int status = 0;
-    std::string out = ringwire(std::string("serve --listen 127.0.0.1:0 --engine ") + engine, status);
+    std::string out =
+        ringwire(std::string("lb --listen 127.0.0.1:0 --backend 127.0.0.1:1 --engine ") + engine, status);
     EXPECT_EQ(status, 2) << out;
-    EXPECT_NE(out.find(std::string("engine '") + engine + "' is not built yet"), std::string::npos) << out;
+    EXPECT_NE(out.find(std::string("engine '") + engine + "' serves HTTP only"), std::string::npos) << out;
   }
 }
 

@@ -262,7 +262,16 @@ inline std::string run_command(const std::string& cmd) {
   return out;
 }
 
-// --- A docroot fixture and socket helpers shared by the engine-generic suites ---
+// --- Engines, a docroot fixture and socket helpers shared by the engine-generic suites ---
+
+// Every engine `ringwire serve` has; the suites that hold for all of them
+// are instantiated over this list.
+inline constexpr const char* kServeEngines[] = {"reactor", "uring", "threads", "prefork"};
+// Names parameterized tests after the engine ("/uring") rather than an index.
+struct EngineName {
+  std::string operator()(const ::testing::TestParamInfo<const char*>& info) const { return info.param; }
+};
+inline bool is_blocking_engine(const std::string& engine) { return engine == "threads" || engine == "prefork"; }
 
 inline constexpr char kPage[] = "<html><body>small</body></html>\n";
 inline constexpr char kGetPage[] = "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n";

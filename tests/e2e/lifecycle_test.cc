@@ -27,6 +27,7 @@ using namespace ringwire::test;
 class LifecycleTest : public DocrootTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(LifecycleTest, MaxConnsHoldsTheNextClientUntilOneCloses) {
+  if (std::string(GetParam()) == "prefork") GTEST_SKIP() << "--max-conns does not apply to prefork: the pool size (--workers) is its limit";
   Server s(GetParam(), www(), {"--workers", "1", "--max-conns", "2"});
   int a = connect_to(s.port());
   int b = connect_to(s.port());
@@ -56,6 +57,7 @@ TEST_P(LifecycleTest, MaxConnsHoldsTheNextClientUntilOneCloses) {
 }
 
 TEST_P(LifecycleTest, StopWithConnectionsOpen) {
+  if (std::string(GetParam()) == "prefork") GTEST_SKIP() << "50 open keep-alive connections on 2 prefork workers queue in the backlog: most never reach a worker";
   // On loopback the server's send buffer grows to about 3 MiB, which would
   // swallow big.bin whole; 8 MiB keeps the response in flight at the stop.
   // Its bytes are pseudo-random, so a lost or repeated piece cannot go unseen.
@@ -226,6 +228,7 @@ TEST_P(LifecycleTest, MaxConnsNeverResetsAWaitingClient) {
 
 // --max-conns is a total over all workers, not a per-worker share.
 TEST_P(LifecycleTest, MaxConnsIsATotalOverWorkers) {
+  if (std::string(GetParam()) == "prefork") GTEST_SKIP() << "--max-conns does not apply to prefork: the pool size (--workers) is its limit";
   Server s(GetParam(), www(), {"--workers", "4", "--max-conns", "2"});
   std::vector<int> held;
   for (int i = 0; i < 2; ++i) {
@@ -262,7 +265,6 @@ TEST_P(LifecycleTest, MaxConnsIsATotalOverWorkers) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, LifecycleTest, ::testing::Values("reactor", "uring"),
-                         [](const auto& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Engines, LifecycleTest, ::testing::ValuesIn(kServeEngines), EngineName());
 
 }  // namespace

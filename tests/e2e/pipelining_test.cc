@@ -180,6 +180,7 @@ TEST_P(PipeliningTest, HalfClosedClientGetsEveryAnswer) {
 // reading its answers held the worker: other clients waited for seconds, and
 // a stop was not noticed. Work per readiness event is bounded now.
 TEST_P(PipeliningTest, NonstopPipeliningClientDoesNotStarveOthers) {
+  if (std::string(GetParam()) == "prefork") GTEST_SKIP() << "a prefork worker serves one connection at a time, to its end: another client waits for a free worker by design";
   Server s(GetParam(), www(), {"--workers", "1"});
   int flood = connect_to(s.port());
   ASSERT_GE(flood, 0);
@@ -238,7 +239,6 @@ TEST_P(PipeliningTest, EmptyLineAfterABodyIsIgnored) {
   close(fd);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, PipeliningTest, ::testing::Values("reactor", "uring"),
-                         [](const auto& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Engines, PipeliningTest, ::testing::ValuesIn(kServeEngines), EngineName());
 
 }  // namespace

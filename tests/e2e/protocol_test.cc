@@ -20,7 +20,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace ringwire::test;
 
-const char* kEngines[] = {"reactor", "uring"};
 const char kPage[] = "<html><body>small</body></html>\n";
 
 class ProtocolTest : public ::testing::TestWithParam<const char*> {
@@ -224,6 +223,6 @@ TEST_P(ProtocolTest, LongDirectoryPathsAreRedirected) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, ProtocolTest, ::testing::ValuesIn(kEngines));
+INSTANTIATE_TEST_SUITE_P(Engines, ProtocolTest, ::testing::ValuesIn(kServeEngines), EngineName());
 
 }  // namespace
