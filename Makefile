@@ -1,10 +1,11 @@
 # Thin wrapper: setup installs missing Debian packages, then CMake does the work.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: setup build run test test-asan bench clean
+.PHONY: setup build run test test-asan test-tsan bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,15 +18,22 @@ build: setup
 run: build
 	$(BUILD)/ringwire serve --listen 127.0.0.1:8080 --root www $(ARGS)
 
-# Every test, in the Release build and in an ASan+UBSan build.
+# Every test, in the Release build and in an ASan+UBSan build; the
+# multi-threaded parts (the threads engine, the shared balancer) under TSan.
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j 2 --timeout 300
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-tsan
 
 test-asan: setup
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRINGWIRE_SANITIZE=ON -DRINGWIRE_PERF=OFF >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ctest --output-on-failure -j 2 --timeout 300
+
+test-tsan: setup
+	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DRINGWIRE_TSAN=ON -DRINGWIRE_PERF=OFF >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS)
+	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j 2 --timeout 300 -R 'threads|Threads|Stress|Baseline'
 
 bench: build
 	@ls $(BUILD)/perf

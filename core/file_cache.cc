@@ -112,12 +112,14 @@ bool FileCache::still_fresh(const FileMeta& m) const noexcept {
 }
 
 void FileCache::refresh_date(Slot& s) {
-  if (s.entry.use_count() > 1) {
-    // A pending send still points at these bytes: replace, never modify. The
-    // new generation shares the FileMeta, and with it the open descriptor,
-    // so it needs no new descriptor and cannot fail for want of one.
-    s.entry = std::make_shared<FileEntry>(*s.entry);
-  }
+  // A pending send may still point at these bytes: replace, never modify.
+  // Always, not only when use_count() says a send holds them: on the
+  // threads engine a send on another thread may have just let go, and a
+  // use count read gives no ordering with that thread's last read of the
+  // bytes (ThreadSanitizer saw it). Once a second per file, the copy is
+  // cheap. The new generation shares the FileMeta, and with it the open
+  // descriptor, so it needs no new descriptor and cannot fail for want of one.
+  s.entry = std::make_shared<FileEntry>(*s.entry);
   s.entry->response.replace(s.entry->date_offset, Clock::kHttpDateLen, clock_.http_date());
   s.entry->date_second = clock_.unix_seconds();
 }
