@@ -64,8 +64,9 @@ class Engine {
   // Starts the workers; returns at once. Called once.
   virtual void start() = 0;
   // Asks every worker to stop gracefully (accepting stops, idle connections
-  // close, answers in flight finish within the grace period). Only stores a
-  // flag and writes to eventfds: safe from any thread, even a signal handler.
+  // close, answers in flight finish within the grace period). Safe from any
+  // thread; main calls it after sigwait. (The event engines only store a
+  // flag and write to eventfds; the blocking ones also shut sockets down.)
   virtual void request_stop() noexcept = 0;
   // Returns once every worker has stopped.
   virtual void wait() = 0;
