@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace ringwire::core {
 
@@ -56,6 +57,30 @@ class DeadlineLists {
       f(c);
       c = next;
     }
+  }
+
+  // Calls on_expired(c, kind) for each connection whose deadline has come,
+  // oldest first in each list. on_expired must take `c` out of the list or
+  // give it a later deadline; one that does neither would be met again at
+  // once, so on_stuck(c) is called for it, and must take it out.
+  template <class OnExpired, class OnStuck>
+  void expire(int64_t now_ms, OnExpired&& on_expired, OnStuck&& on_stuck) {
+    for (int kind = 0; kind < N; ++kind) {
+      while (T* c = lists_[kind].head) {
+        if (c->timer.deadline > now_ms) break;
+        on_expired(c, kind);
+        if (lists_[kind].head == c && c->timer.deadline <= now_ms) on_stuck(c);
+      }
+    }
+  }
+
+  // Every connection in every list, for work that may move or unlink them
+  // while it runs (a stop).
+  std::vector<T*> snapshot() const {
+    std::vector<T*> all;
+    for (const List& l : lists_)
+      for (T* c = l.head; c; c = c->timer.next) all.push_back(c);
+    return all;
   }
 
   // The first list with a connection in it, or nullptr.

@@ -196,16 +196,8 @@ void Loop::retire(Handler* h) {
 }
 
 void Loop::expire_timers() {
-  int64_t now = clock_.monotonic_ms();
-  for (int kind = 0; kind < core::kTimerKinds; ++kind) {
-    while (Handler* h = timers_.head(kind)) {
-      if (h->timer.deadline > now) break;
-      h->on_timeout(kind);
-      // A handler that neither closed nor moved on would be seen again at
-      // once: it is closed instead of looping.
-      if (!h->closed && timers_.head(kind) == h && h->timer.deadline <= now) h->abort();
-    }
-  }
+  timers_.expire(
+      clock_.monotonic_ms(), [](Handler* h, int kind) { h->on_timeout(kind); }, [](Handler* h) { h->abort(); });
 }
 
 void Loop::begin_stop() {
@@ -215,10 +207,7 @@ void Loop::begin_stop() {
   listener_.reset();
   // Every handler decides: idle ones close now, the others finish what
   // they have in flight.
-  std::vector<Handler*> all;
-  for (int kind = 0; kind < core::kTimerKinds; ++kind)
-    timers_.for_each(kind, [&all](Handler* h) { all.push_back(h); });
-  for (Handler* h : all)
+  for (Handler* h : timers_.snapshot())
     if (!h->closed) h->on_stop();
 }
 

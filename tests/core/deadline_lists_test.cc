@@ -65,5 +65,34 @@ TEST(DeadlineLists, UnlinkAnywhereAndIterateWhileUnlinking) {
   EXPECT_EQ(lists.head(0), nullptr);
 }
 
+TEST(DeadlineLists, ExpireVisitsTheDueAndTakesOutTheStuck) {
+  DeadlineLists<Item, 2> lists;
+  lists.set_timeout(0, 10);
+  lists.set_timeout(1, 100);
+  Item a{1}, b{2}, c{3}, d{4};
+  lists.schedule(&a, 0, 0);  // due 10
+  lists.schedule(&b, 0, 5);  // due 15
+  lists.schedule(&c, 0, 50); // due 60: not yet
+  lists.schedule(&d, 1, 0);  // due 100: not yet
+  EXPECT_EQ(lists.snapshot().size(), 4u);
+  std::vector<int> expired, stuck;
+  lists.expire(
+      20,
+      [&](Item* it, int kind) {
+        expired.push_back(it->id);
+        if (it->id == 1) lists.schedule(it, kind == 0 ? 1 : 0, 20);  // moves on: a later deadline
+        // b does nothing: it would be met again at once
+      },
+      [&](Item* it) {
+        stuck.push_back(it->id);
+        lists.unlink(it);
+      });
+  EXPECT_EQ(expired, (std::vector<int>{1, 2}));
+  EXPECT_EQ(stuck, (std::vector<int>{2}));
+  EXPECT_EQ(lists.head(0), &c);
+  EXPECT_EQ(b.timer.list, -1);
+  EXPECT_EQ(a.timer.list, 1);
+}
+
 }  // namespace
 }  // namespace ringwire::core
