@@ -36,4 +36,7 @@ pids+=($!)
 wait -n
 status=$?
 echo "run-lb: a process exited (status $status); stopping the others" >&2
+# 44444 and 9002-9005 lie in the ephemeral port range: a client socket of another
+# program (or its TIME_WAIT, left by a load test) can hold one for a minute.
+echo "run-lb: if a port was in use, 'ss -tanp | grep PORT' shows by whom" >&2
 exit "$status"
