@@ -5,7 +5,7 @@ TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 ARGS ?=
 
-.PHONY: setup build run test test-asan test-tsan bench clean
+.PHONY: setup build run run-lb test test-asan test-tsan bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -17,6 +17,12 @@ build: setup
 # Starts the server on 127.0.0.1:8080 with the bundled site.
 run: build
 	$(BUILD)/ringwire serve --listen 127.0.0.1:8080 --root www $(ARGS)
+
+# Four `ringwire serve` backends on 127.0.0.1:9002-9005 and `ringwire lb
+# --log-connections` on 127.0.0.1:44444 in front; ARGS go to the balancer.
+# Ctrl-C stops all five.
+run-lb: build
+	@bash scripts/run-lb.sh $(BUILD)/ringwire $(ARGS)
 
 # Every test, in the Release build and in an ASan+UBSan build; the
 # multi-threaded parts (the threads engine, the shared balancer) under TSan.
@@ -39,4 +45,4 @@ bench: build
 	@ls $(BUILD)/perf
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
