@@ -88,8 +88,9 @@ void RelayHandler::on_poll(core::Readiness& r, int res, uint32_t flags, bool& ar
   if (!(flags & IORING_CQE_F_MORE)) armed = false;
   if (closed) return;
   if (res >= 0) {
-    // An error or a hang-up is found by the next splice on that socket.
+    // An error or a hang-up is found by the next read on that socket.
     if (res & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) r.readable = true;
+    if (res & (POLLRDHUP | POLLHUP | POLLERR)) r.hangup = true;
     if (res & (POLLOUT | POLLHUP | POLLERR)) r.writable = true;
   } else if (res != -ECANCELED) {
     close();

@@ -53,19 +53,22 @@ void RelayHandler::on_event(uint32_t events, unsigned side) {
       }
       loop_.schedule(this, core::kRelayTimer);
       if (events & EPOLLIN) relay_.backend_ready().readable = true;
+      if (events & (EPOLLRDHUP | EPOLLHUP)) relay_.backend_ready().readable = relay_.backend_ready().hangup = true;
       pump();
       return;
     }
     // The client spoke first, or hung up, before the backend answered.
     if (side == kClient) {
       if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) r.readable = true;
+      if (events & (EPOLLRDHUP | EPOLLHUP)) r.hangup = true;
       if (events & EPOLLOUT) r.writable = true;
       if (events & EPOLLERR) close();
     }
     return;
   }
-  // An error or a hang-up is found by the next splice on that socket.
+  // An error or a hang-up is found by the next read on that socket.
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r.readable = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) r.hangup = true;
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) r.writable = true;
   pump();
 }
