@@ -334,14 +334,20 @@ class LbLoadTest : public ::testing::TestWithParam<const char*> {
   std::vector<std::unique_ptr<Server>> web_;
 };
 
-// Run in a child before exec: from then on pipe2(2) fails with EMFILE in
-// it, as it does once a process is out of descriptors. A seccomp filter
-// (kept across execve under no_new_privs) says so for every call, where a
-// descriptor limit would cut in only at one unpredictable moment.
-void fail_pipe2_with_emfile() {
+// Run in a child before exec: from then on pipe2(2) with the pipe pool's
+// flags (O_NONBLOCK | O_CLOEXEC) fails with EMFILE in it, as it does once a
+// process is out of descriptors. A seccomp filter (kept across execve under
+// no_new_privs) says so for every call, where a descriptor limit would cut
+// in only at one unpredictable moment. Other pipes are left alone: the
+// sanitizers' runtime makes its own (flags 0) to probe memory.
+void fail_pool_pipes_with_emfile() {
+  constexpr uint32_t kFlagsLow = offsetof(seccomp_data, args) + sizeof(uint64_t) +
+                                 (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0);
   sock_filter filter[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pipe2, 0, 1),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pipe2, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, kFlagsLow),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, O_NONBLOCK | O_CLOEXEC, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EMFILE & SECCOMP_RET_DATA)),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
@@ -364,7 +370,7 @@ void echo_at_once(const char* engine, bool no_pipes) {
   Server lb({RINGWIRE_BINARY, "lb", "--listen", "127.0.0.1:0", "--engine", engine, "--workers",
              std::to_string(kWorkers), "--backend", backend_arg(echo.port())},
             [no_pipes] {
-              if (no_pipes) fail_pipe2_with_emfile();
+              if (no_pipes) fail_pool_pipes_with_emfile();
             });
   std::this_thread::sleep_for(100ms);
   const size_t baseline = open_fds(lb.pid());
@@ -666,7 +672,8 @@ TEST_P(LbLoadTest, MaglevIsStickyAndMovesOnlyTheRemovedBackendsClients) {
 //    listening socket open until its armed multishot accept is cancelled.
 //    A balancer could hide these only by keeping every request's first bytes
 //    to replay them elsewhere, which a splice relay does not do.
-// So the first run allows a few dozen such failures, none of them a
+// So the first run allows a few dozen such failures (16 to 24 of about
+// 19,000 requests in repeated runs here, on either engine), none of them a
 // failed connect to the balancer.
 TEST_P(LbLoadTest, ABackendKilledUnderLoadFailsNoNewConnection) {
   start_web_backends(3);
