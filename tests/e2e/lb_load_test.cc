@@ -393,6 +393,16 @@ void echo_at_once(const char* engine, bool no_pipes) {
   };
   std::vector<Client> clients(kConns);
   int ep = epoll_create1(EPOLL_CLOEXEC);
+  // Whatever ends the test, this process gets its descriptors back.
+  struct Closer {
+    std::vector<Client>& clients;
+    int ep;
+    ~Closer() {
+      for (Client& c : clients)
+        if (c.fd >= 0 && !c.done) close(c.fd);
+      close(ep);
+    }
+  } closer{clients, ep};
   sockaddr_in a = loopback(lb.port());
   for (int i = 0; i < kConns; ++i) {
     Client& c = clients[i];
@@ -409,11 +419,10 @@ void echo_at_once(const char* engine, bool no_pipes) {
   }
   // Drives one client as far as its socket lets it. The clients read
   // nothing until all have sent everything (or sending has stalled), and
-  // their receive windows are small: the echoed bytes wait in the relays,
-  // whose backend -> client directions hold pipes (or buffers) all at once.
-  // A client shuts its sending side only once every client has had its
-  // bytes back, so all 4,000 relays are open together, whatever the speed
-  // of the build.
+  // their receive windows are small, so the echoed bytes wait on the
+  // balancer's side, every relay busy at once. A client shuts its sending
+  // side only once every client has had its bytes back, so all 4,000
+  // relays are open together, whatever the speed of the build.
   std::vector<char> buf(1 << 16);
   int sent_all = 0;
   int echoed = 0;
@@ -488,7 +497,6 @@ void echo_at_once(const char* engine, bool no_pipes) {
       }
     }
   }
-  close(ep);
   int ok = 0;
   std::string failures;
   for (int i = 0; i < kConns; ++i) {
@@ -499,7 +507,6 @@ void echo_at_once(const char* engine, bool no_pipes) {
       failures += " #" + std::to_string(i) + " sent " + std::to_string(c.sent) + " got " +
                   std::to_string(c.got);
     }
-    if (!c.done) close(c.fd);
   }
   EXPECT_EQ(ok, kConns) << "failed:" << failures << "\n" << lb.log().substr(0, 2000);
   EXPECT_EQ(peak_open, kConns) << "the relays were open together";
