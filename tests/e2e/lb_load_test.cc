@@ -620,9 +620,8 @@ TEST_P(LbLoadTest, MaglevIsStickyAndMovesOnlyTheRemovedBackendsClients) {
     args.insert(args.end(), {"--backend", backend_arg(backends.back()->port())});
   }
   Server lb = Server::lb(GetParam(), args);
-  auto source = [](int i) {
-    return static_cast<uint32_t>((127u << 24) | (2 + i));
-  };  // 127.0.0.2 ...
+  // Client i connects from 127.0.0.(2 + i): all of 127.0.0.0/8 is loopback.
+  auto source = [](int i) { return static_cast<uint32_t>((127u << 24) | (2 + i)); };
   auto round = [&] {
     std::string who;
     for (int i = 0; i < kClients; ++i) who += greeting_via(lb.port(), nullptr, source(i));
