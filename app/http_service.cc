@@ -6,7 +6,9 @@
 
 namespace ringwire::app {
 
-std::array<int64_t, core::kTimerKinds> HttpService::timeouts() const { return core::HttpWorker::timeouts(config_); }
+std::array<int64_t, core::kTimerKinds> HttpService::timeouts() const {
+  return core::HttpWorker::timeouts(config_);
+}
 
 std::unique_ptr<reactor::Acceptor> HttpService::make_acceptor(reactor::Loop& loop, const core::Clock& clock) const {
   return std::make_unique<reactor::HttpAcceptor>(loop, config_, clock, root_fd_, access_log_fd_);

@@ -155,7 +155,9 @@ int balance(const lb::LbConfig& cfg) {
 }
 
 // Seconds on the command line (fractions allowed) to milliseconds.
-int64_t to_ms(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1000.0)); }
+int64_t to_ms(double seconds) {
+  return static_cast<int64_t>(std::llround(seconds * 1000.0));
+}
 
 }  // namespace
 
@@ -173,9 +175,10 @@ int main(int argc, char** argv) {
   cfg.root = "www";
   cfg.workers = cores;
   auto* serve_cmd = app.add_subcommand("serve", "Serve static files over HTTP/1.1");
-  serve_cmd->add_option("--engine", engine,
-                        "uring (io_uring; the reactor where unavailable) | reactor | threads (a thread per "
-                        "connection) | prefork (a pool of --workers processes)")
+  serve_cmd
+      ->add_option("--engine", engine,
+                   "uring (io_uring; the reactor where unavailable) | reactor | threads (a thread per "
+                   "connection) | prefork (a pool of --workers processes)")
       ->check(engines)
       ->capture_default_str();
   serve_cmd->add_option("--listen", listen, "HOST:PORT or [V6]:PORT (port 0: any)")->capture_default_str();
@@ -194,20 +197,26 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 86400u))
       ->capture_default_str();
   serve_cmd->add_option("--access-log", cfg.access_log, "FILE, or - for stdout (combined format; off by default)");
-  serve_cmd->add_option("--log-level", level, "debug | info | warn | error | off")->check(levels)->capture_default_str();
+  serve_cmd->add_option("--log-level", level, "debug | info | warn | error | off")
+      ->check(levels)
+      ->capture_default_str();
   serve_cmd->add_option("--cache-max-file", cfg.cache.max_file, "bytes: files up to this are cached whole")
       ->check(CLI::Range(uint64_t{0}, uint64_t{64} << 20))
       ->capture_default_str();
-  serve_cmd->add_option("--cache-max-bytes", cfg.cache.max_bytes,
-                        "bytes of cached files per worker (least recently used go first)")
+  serve_cmd
+      ->add_option("--cache-max-bytes", cfg.cache.max_bytes,
+                   "bytes of cached files per worker (least recently used go first)")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 40))
       ->capture_default_str();
-  serve_cmd->add_option("--ring-buffers", cfg.ring_buffers,
-                        "uring only (the reactor ignores it): 1 KiB receive buffers per worker, rounded up to a power of two")
+  serve_cmd
+      ->add_option(
+          "--ring-buffers", cfg.ring_buffers,
+          "uring only (the reactor ignores it): 1 KiB receive buffers per worker, rounded up to a power of two")
       ->check(CLI::Range(1u, 32768u))
       ->capture_default_str();
-  serve_cmd->add_option("--ring-cq", cfg.ring_cq_entries,
-                        "uring only (the reactor ignores it): completion queue entries per worker (a power of two)")
+  serve_cmd
+      ->add_option("--ring-cq", cfg.ring_cq_entries,
+                   "uring only (the reactor ignores it): completion queue entries per worker (a power of two)")
       ->check(CLI::Range(16u, 65536u))
       ->capture_default_str();
 
@@ -248,8 +257,11 @@ int main(int argc, char** argv) {
   lb_cmd->add_option("--fall", lbc.fall, "failed checks or connects in a row that take a backend down")
       ->check(CLI::Range(1u, 100u))
       ->capture_default_str();
-  lb_cmd->add_flag("--log-connections", lbc.relay.log_connections, "one line per relayed connection, and one at its end");
-  lb_cmd->add_option("--log-level", lb_level, "debug | info | warn | error | off")->check(levels)->capture_default_str();
+  lb_cmd->add_flag("--log-connections", lbc.relay.log_connections,
+                   "one line per relayed connection, and one at its end");
+  lb_cmd->add_option("--log-level", lb_level, "debug | info | warn | error | off")
+      ->check(levels)
+      ->capture_default_str();
   lb_cmd->add_option("--ring-buffers", lbc.ring_buffers, "uring only: provided buffers per worker")
       ->check(CLI::Range(1u, 32768u));
   lb_cmd->add_option("--ring-cq", lbc.ring_cq_entries, "uring only: completion queue entries per worker")

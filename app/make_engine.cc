@@ -22,17 +22,15 @@ std::unique_ptr<Engine> make_engine(EngineKind kind, const Service& service, con
       RW_LOG_WARN("io_uring unavailable ({}); running the reactor engine instead", strerror(uring.error()));
       return std::make_unique<reactor::ReactorEngine>(service, std::move(listeners));
     }
-    case EngineKind::Reactor:
-      return std::make_unique<reactor::ReactorEngine>(service, std::move(listeners));
+    case EngineKind::Reactor: return std::make_unique<reactor::ReactorEngine>(service, std::move(listeners));
     case EngineKind::Threads:
-    case EngineKind::Prefork:
-      break;
+    case EngineKind::Prefork: break;
   }
   // The blocking models serve HTTP only: the balancer runs on the event engines.
   auto* http = dynamic_cast<const app::HttpService*>(&service);
   if (!http)
-    throw std::runtime_error(
-        fmt::format("engine '{}' serves HTTP only; run the balancer with --engine uring or reactor", engine_name(kind)));
+    throw std::runtime_error(fmt::format(
+        "engine '{}' serves HTTP only; run the balancer with --engine uring or reactor", engine_name(kind)));
   if (kind == EngineKind::Threads)
     return std::make_unique<baseline::ThreadsEngine>(http->config(), http->root_fd(), http->access_log_fd(),
                                                      std::move(listeners));

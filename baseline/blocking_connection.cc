@@ -109,7 +109,7 @@ void serve_blocking(core::HttpWorker& worker, core::Fd fd, const core::Endpoint&
       continue;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) continue;  // woke early: wait out the rest
-    return;  // a reset
+    return;                                                 // a reset
   }
 }
 

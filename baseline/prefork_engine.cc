@@ -24,7 +24,9 @@ constexpr auto kStopGrace = std::chrono::seconds(5);
 std::atomic<bool> g_worker_stopping{false};
 static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
 
-extern "C" void on_worker_stop(int) { g_worker_stopping.store(true); }
+extern "C" void on_worker_stop(int) {
+  g_worker_stopping.store(true);
+}
 }  // namespace
 
 PreforkEngine::PreforkEngine(const core::ServeConfig& config, int root_fd, int access_log_fd,

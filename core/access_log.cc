@@ -1,8 +1,7 @@
 #include "core/access_log.h"
 
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 namespace ringwire::core {
 

@@ -51,9 +51,12 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, size_t& consume
         size_ = 0;
         break;
       case State::DataCr:
-        if (c == '\r') state_ = State::DataLf;
-        else if (c == '\n') state_ = State::Size;
-        else return consumed = i, Status::Error;
+        if (c == '\r')
+          state_ = State::DataLf;
+        else if (c == '\n')
+          state_ = State::Size;
+        else
+          return consumed = i, Status::Error;
         break;
       case State::DataLf:
         if (c != '\n') return consumed = i, Status::Error;
@@ -72,8 +75,10 @@ ChunkedDecoder::Status ChunkedDecoder::feed(std::string_view in, size_t& consume
         break;
       case State::Trailer:
         if (++line_ > kMaxLine) return consumed = i, Status::Error;
-        if (c == '\r') state_ = State::TrailerLf;
-        else if (c == '\n') state_ = State::TrailerStart;
+        if (c == '\r')
+          state_ = State::TrailerLf;
+        else if (c == '\n')
+          state_ = State::TrailerStart;
         break;
       case State::TrailerLf:
         if (c != '\n') return consumed = i, Status::Error;

@@ -22,11 +22,11 @@ class ChunkedDecoder {
 
  private:
   enum class State : uint8_t {
-    Size,          // hex digits of a chunk size
-    SizeExt,       // chunk extensions, skipped up to the line end
-    SizeLf,        // the LF after the size line's CR
-    Data,          // chunk data
-    DataCr,        // the CRLF after chunk data
+    Size,     // hex digits of a chunk size
+    SizeExt,  // chunk extensions, skipped up to the line end
+    SizeLf,   // the LF after the size line's CR
+    Data,     // chunk data
+    DataCr,   // the CRLF after chunk data
     DataLf,
     TrailerStart,  // start of a trailer line, or the final empty line
     Trailer,       // inside a trailer field line

@@ -5,8 +5,7 @@
 namespace ringwire::core {
 namespace {
 constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 void put2(char* p, int v) {
   p[0] = static_cast<char>('0' + v / 10);
@@ -75,8 +74,7 @@ bool parse_http_date(std::string_view s, time_t& out) noexcept {
   tm t{};
   if (s.size() == 29 && s[3] == ',') {  // IMF-fixdate
     if (!to_int(s.substr(5, 2), t.tm_mday) || (t.tm_mon = month_index(s.substr(8, 3))) < 0 ||
-        !to_int(s.substr(12, 4), t.tm_year) || !parse_hms(s.substr(17, 8), t) ||
-        s.substr(25) != " GMT")
+        !to_int(s.substr(12, 4), t.tm_year) || !parse_hms(s.substr(17, 8), t) || s.substr(25) != " GMT")
       return false;
     t.tm_year -= 1900;
   } else if (size_t comma = s.find(", "); comma != std::string_view::npos && comma > 3) {
@@ -91,8 +89,8 @@ bool parse_http_date(std::string_view s, time_t& out) noexcept {
     // asctime-date: "Sun Nov  6 08:49:37 1994"
     std::string_view day = s.substr(8, 2);
     if (day[0] == ' ') day.remove_prefix(1);
-    if ((t.tm_mon = month_index(s.substr(4, 3))) < 0 || !to_int(day, t.tm_mday) ||
-        !parse_hms(s.substr(11, 8), t) || !to_int(s.substr(20, 4), t.tm_year))
+    if ((t.tm_mon = month_index(s.substr(4, 3))) < 0 || !to_int(day, t.tm_mday) || !parse_hms(s.substr(11, 8), t) ||
+        !to_int(s.substr(20, 4), t.tm_year))
       return false;
     t.tm_year -= 1900;
   } else {

@@ -21,9 +21,9 @@ struct ServeConfig {
   unsigned idle_timeout_s = 60;
   unsigned header_timeout_s = 10;
   unsigned body_timeout_s = 30;  // between two pieces of a request body
-  std::string access_log;  // empty: off; "-": stdout
+  std::string access_log;        // empty: off; "-": stdout
   LogLevel log_level = LogLevel::Info;
-  CacheLimits cache;  // per worker
+  CacheLimits cache;                 // per worker
   unsigned ring_buffers = 512;       // uring: provided receive buffers per worker
   unsigned ring_cq_entries = 16384;  // uring: completion queue entries per worker
 };

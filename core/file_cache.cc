@@ -32,15 +32,12 @@ FileCache::Status status_for_errno(int err) {
   switch (err) {
     case ENOENT:
     case ENOTDIR:
-    case ENAMETOOLONG:
-      return FileCache::Status::NotFound;
+    case ENAMETOOLONG: return FileCache::Status::NotFound;
     case EACCES:
     case EPERM:
     case EXDEV:
-    case ELOOP:
-      return FileCache::Status::Forbidden;
-    default:
-      return FileCache::Status::Error;
+    case ELOOP: return FileCache::Status::Forbidden;
+    default: return FileCache::Status::Error;
   }
 }
 
@@ -48,9 +45,8 @@ FileCache::Status status_for_errno(int err) {
 // a file written, replaced, removed or made unreadable, or a subdirectory or
 // symlink on the way to cached files swapped. The *_SELF events cover the
 // directory itself; IN_ONLYDIR refuses to watch anything but a directory.
-constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-                                IN_CREATE | IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF |
-                                IN_ONLYDIR;
+constexpr uint32_t kWatchMask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_ATTRIB |
+                                IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
 // Reads of the inotify queue per turn before giving up and dropping
 // everything; a flood of events is then handled in bounded time.
@@ -71,10 +67,7 @@ bool beneath(std::string_view path, std::string_view dir) {
 }  // namespace
 
 FileCache::FileCache(int root_fd, const CacheLimits& limits, const Clock& clock)
-    : root_fd_(root_fd),
-      limits_(limits),
-      clock_(clock),
-      inotify_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    : root_fd_(root_fd), limits_(limits), clock_(clock), inotify_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
   if (!inotify_)
     RW_LOG_WARN("inotify unavailable ({}): cached files are compared with the disk once a second",
                 std::strerror(errno));
@@ -159,8 +152,7 @@ FileCache::Lookup FileCache::load(std::string_view path) {
     e->response.resize(off + m->size);
     size_t got = 0;
     while (got < m->size) {
-      ssize_t n =
-          ::pread(fd.get(), e->response.data() + off + got, m->size - got, static_cast<off_t>(got));
+      ssize_t n = ::pread(fd.get(), e->response.data() + off + got, m->size - got, static_cast<off_t>(got));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return {Status::Error, nullptr};  // truncated while reading
       got += static_cast<size_t>(n);
@@ -191,9 +183,7 @@ void FileCache::keep(std::string_view path, const std::shared_ptr<FileEntry>& e)
     unwatch(dir);
     return;
   }
-  while (!map_.empty() &&
-         (map_.size() >= limits_.max_entries || bytes_ + bytes > limits_.max_bytes))
-    evict_oldest();
+  while (!map_.empty() && (map_.size() >= limits_.max_entries || bytes_ + bytes > limits_.max_bytes)) evict_oldest();
   auto it = map_.try_emplace(std::string(path)).first;
   Slot& s = it->second;
   s.entry = e;
@@ -370,9 +360,8 @@ void FileCache::on_change(Dir& d, uint32_t mask, std::string_view name) noexcept
   // directories first keeps the common case (an unrelated file created) from
   // scanning every entry.
   if (!(mask & (IN_ISDIR | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO))) return;
-  bool on_the_way = std::any_of(dirs_.begin(), dirs_.end(), [this](const auto& kv) {
-    return kv.first == scratch_ || beneath(kv.first, scratch_);
-  });
+  bool on_the_way = std::any_of(dirs_.begin(), dirs_.end(),
+                                [this](const auto& kv) { return kv.first == scratch_ || beneath(kv.first, scratch_); });
   if (on_the_way) erase_under(scratch_);
 }
 

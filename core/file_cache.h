@@ -44,9 +44,7 @@ struct FileEntry {
   time_t date_second = 0;  // the second written in the Date header
 
   std::string_view header_block() const noexcept { return {response.data(), header_len}; }
-  std::string_view body() const noexcept {
-    return {response.data() + header_len, response.size() - header_len};
-  }
+  std::string_view body() const noexcept { return {response.data() + header_len, response.size() - header_len}; }
 };
 
 // How much a worker's FileCache may hold.
@@ -102,9 +100,7 @@ class FileCache {
  private:
   struct Hash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
-    }
+    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
   // A watched directory ("" is the root). Its ancestors are watched too, so
   // that a directory or symlink swapped on the way to a file is noticed.

@@ -5,7 +5,9 @@
 
 namespace ringwire::core {
 
-HttpConnection::~HttpConnection() { release(); }
+HttpConnection::~HttpConnection() {
+  release();
+}
 
 void HttpConnection::set_peer(const Endpoint& peer) {
   if (worker_.access_log()) peer_ = std::make_unique<Endpoint>(peer);

@@ -43,7 +43,7 @@ class HttpConnection {
     const iovec* iov = nullptr;
     size_t iovcnt = 0;
     const msghdr* msg = nullptr;  // for iovcnt > 1: a msghdr over iov, as stable
-    int file_fd = -1;  // borrowed, valid until sent() covers it
+    int file_fd = -1;             // borrowed, valid until sent() covers it
     off_t file_offset = 0;
     size_t file_len = 0;
     bool is_file() const noexcept { return file_fd >= 0; }

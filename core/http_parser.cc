@@ -203,8 +203,8 @@ int parse_request_line(std::string_view line, Request& r) {
     if (u <= 0x20 || u == 0x7f) return 400;
   }
   std::string_view version = line.substr(sp2 + 1);
-  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' ||
-      version[5] < '0' || version[5] > '9' || version[7] < '0' || version[7] > '9')
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' || version[5] < '0' ||
+      version[5] > '9' || version[7] < '0' || version[7] > '9')
     return 400;
   if (version[5] != '1') return 505;
 
@@ -218,8 +218,8 @@ int parse_request_line(std::string_view line, Request& r) {
 // The header fields between the request line and the end of the head
 // (`end`, past the blank line). Returns 0, or the status to fail with.
 int parse_header_fields(const char* q, const char* end, Request& r, FieldFacts& f) {
-  r.if_match = r.if_unmodified_since = r.if_none_match = r.if_modified_since = r.range =
-      r.if_range = r.user_agent = r.referer = {};
+  r.if_match = r.if_unmodified_since = r.if_none_match = r.if_modified_since = r.range = r.if_range = r.user_agent =
+      r.referer = {};
   r.content_length = 0;
   r.has_content_length = false;
   r.chunked = false;
@@ -321,8 +321,7 @@ ParseResult check_partial_head(std::string_view buf, Request& r, size_t prev_len
   // An LF among the bytes an earlier call saw was judged by that call, so a
   // client trickling header bytes pays for this check only once.
   if (line_len >= prev_len) {
-    if (int status = parse_request_line(buf.substr(0, line_len), r))
-      return ParseResult::fail(status);
+    if (int status = parse_request_line(buf.substr(0, line_len), r)) return ParseResult::fail(status);
   }
   if (buf.size() - line_len > kMaxHeaderBlock + 2) return ParseResult::fail(431);
   return ParseResult::incomplete();
@@ -377,11 +376,9 @@ ParseResult parse_request(std::string_view buf, Request& r, size_t prev_len) noe
   // ignoring one leading CRLF; engines never send that, so refuse it).
   const char* p = buf.data();
   const char* line_end = static_cast<const char*>(memchr(p, '\n', head_len));
-  if (int status = parse_request_line({p, static_cast<size_t>(line_end - p)}, r))
-    return ParseResult::fail(status);
+  if (int status = parse_request_line({p, static_cast<size_t>(line_end - p)}, r)) return ParseResult::fail(status);
   FieldFacts facts;
-  if (int status = parse_header_fields(line_end + 1, p + head_len, r, facts))
-    return ParseResult::fail(status);
+  if (int status = parse_header_fields(line_end + 1, p + head_len, r, facts)) return ParseResult::fail(status);
   if (int status = check_framing(r, facts)) return ParseResult::fail(status);
   return ParseResult::complete(head_len);
 }

@@ -7,18 +7,7 @@
 
 namespace ringwire::core::http {
 
-enum class Method : uint8_t {
-  Get,
-  Head,
-  Post,
-  Put,
-  Delete,
-  Options,
-  Patch,
-  Trace,
-  Connect,
-  Unknown
-};
+enum class Method : uint8_t { Get, Head, Post, Put, Delete, Options, Patch, Trace, Connect, Unknown };
 
 struct Header {
   std::string_view name;

@@ -28,22 +28,18 @@ size_t HttpSession::skip_body(std::string_view in) {
   }
   size_t used = 0;
   switch (chunked_.feed(in, used)) {
-    case http::ChunkedDecoder::Status::Done:
-      body_ = Body::None;
-      break;
+    case http::ChunkedDecoder::Status::Done: body_ = Body::None; break;
     case http::ChunkedDecoder::Status::Error:
       // The body's framing is broken: nothing after it can be trusted.
       body_ = Body::None;
       closing_ = true;
       break;
-    case http::ChunkedDecoder::Status::NeedMore:
-      break;
+    case http::ChunkedDecoder::Status::NeedMore: break;
   }
   return used;
 }
 
-size_t HttpSession::process(std::string_view in, OutQueue& out, HttpServices& s,
-                            const Endpoint& peer) {
+size_t HttpSession::process(std::string_view in, OutQueue& out, HttpServices& s, const Endpoint& peer) {
   size_t consumed = 0;
   http::Request& req = s.request;
   while (!closing_ && consumed < in.size() && !out.full()) {

@@ -45,8 +45,7 @@ class HttpSession {
   // always starting where the previous call's consumption ended) and queues
   // responses into `out`. It stops when input runs out, `out` is full, or the
   // session is closing. Returns the bytes consumed; the engine drops them.
-  size_t process(std::string_view in, OutQueue& out, HttpServices& services,
-                 const Endpoint& peer);
+  size_t process(std::string_view in, OutQueue& out, HttpServices& services, const Endpoint& peer);
 
   // Queues an error response outside any request (header timeout: 408;
   // shutdown) and marks the session closing.
@@ -64,9 +63,7 @@ class HttpSession {
   // request is already answered) against the body timeout, and Idle against
   // the keep-alive timeout.
   enum class Phase : uint8_t { Idle, Head, Body };
-  Phase phase() const noexcept {
-    return body_ != Body::None ? Phase::Body : scanned_ > 0 ? Phase::Head : Phase::Idle;
-  }
+  Phase phase() const noexcept { return body_ != Body::None ? Phase::Body : scanned_ > 0 ? Phase::Head : Phase::Idle; }
 
   // True once after process() has completed a request head or consumed body
   // bytes: the engine then restarts the phase's timer, so a timeout measures

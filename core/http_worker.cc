@@ -26,7 +26,9 @@ std::array<int64_t, kTimerKinds> HttpWorker::timeouts(const ServeConfig& config)
 
 HttpWorker::~HttpWorker() = default;
 
-void HttpWorker::begin_turn() noexcept { handler_->cache().poll_changes(); }
+void HttpWorker::begin_turn() noexcept {
+  handler_->cache().poll_changes();
+}
 
 void HttpWorker::end_turn() noexcept {
   if (access_log_) access_log_->flush();
@@ -39,7 +41,9 @@ char* HttpWorker::take_input() {
   return b;
 }
 
-void HttpWorker::give_input(char* buf) noexcept { free_inputs_.emplace_back(buf); }
+void HttpWorker::give_input(char* buf) noexcept {
+  free_inputs_.emplace_back(buf);
+}
 
 Output* HttpWorker::take_output() {
   if (free_outputs_.empty()) return new Output;

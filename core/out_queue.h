@@ -47,9 +47,7 @@ class OutQueue {
   bool empty() const noexcept { return head_ == tail_; }
   size_t segments() const noexcept { return tail_ - head_; }
   // True when a caller should flush before queueing another response.
-  bool full() const noexcept {
-    return tail_ + 4 > kMaxSegments || arena_used_ + kMaxFormatted > kArenaSize;
-  }
+  bool full() const noexcept { return tail_ + 4 > kMaxSegments || arena_used_ + kMaxFormatted > kArenaSize; }
   void push_bytes(std::string_view bytes, std::shared_ptr<const void> hold = {});
   void push_static(std::string_view bytes) { push_bytes(bytes); }
   void push_file(int fd, off_t offset, size_t len, std::shared_ptr<const void> hold);

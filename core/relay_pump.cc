@@ -73,8 +73,10 @@ bool RelayPump::copy_through(int from, int to, Readiness& from_ready, Readiness&
     return true;
   }
   if (n < 0) {
-    if (errno == EAGAIN) from_ready.readable = false;
-    else if (errno != EINTR) errno_ = errno;
+    if (errno == EAGAIN)
+      from_ready.readable = false;
+    else if (errno != EINTR)
+      errno_ = errno;
     return errno == EINTR;
   }
   auto got = static_cast<size_t>(n);

@@ -10,6 +10,8 @@ namespace ringwire::core {
 template <class T>
 using Result = std::expected<T, int>;
 
-inline std::unexpected<int> last_errno() noexcept { return std::unexpected(errno); }
+inline std::unexpected<int> last_errno() noexcept {
+  return std::unexpected(errno);
+}
 
 }  // namespace ringwire::core

@@ -2,13 +2,12 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 
 #include <charconv>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace ringwire::core {
 
@@ -83,8 +82,7 @@ Result<Fd> listen_tcp(const Endpoint& ep, bool reuseport, int backlog) {
   if (!fd) return last_errno();
   int one = 1;
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (reuseport && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0)
-    return last_errno();
+  if (reuseport && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) return last_errno();
   if (ep.addr.ss_family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   // Accepted sockets inherit TCP_NODELAY from the listener on Linux: one
   // setsockopt here instead of one per connection.

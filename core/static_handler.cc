@@ -48,8 +48,7 @@ namespace {
 
 using http::Method;
 
-constexpr std::string_view kConnectionLine[] = {"", "Connection: keep-alive\r\n",
-                                                "Connection: close\r\n"};
+constexpr std::string_view kConnectionLine[] = {"", "Connection: keep-alive\r\n", "Connection: close\r\n"};
 
 std::string_view connection_line(ConnectionMode m) {
   return kConnectionLine[static_cast<int>(m)];
@@ -84,8 +83,7 @@ bool etag_matches(std::string_view list, std::string_view etag, EtagCompare how)
   bool etag_weak = etag.starts_with("W/");
   if (etag_weak) etag.remove_prefix(2);
   for (;;) {
-    while (!list.empty() && (list.front() == ' ' || list.front() == ',' || list.front() == '\t'))
-      list.remove_prefix(1);
+    while (!list.empty() && (list.front() == ' ' || list.front() == ',' || list.front() == '\t')) list.remove_prefix(1);
     if (list.empty()) return false;
     if (list.front() == '*') return true;  // any current representation: the file exists
     bool weak = list.starts_with("W/");
@@ -93,8 +91,7 @@ bool etag_matches(std::string_view list, std::string_view etag, EtagCompare how)
     if (list.empty() || list.front() != '"') return false;
     size_t close = list.find('"', 1);
     if (close == std::string_view::npos) return false;
-    if (list.substr(0, close + 1) == etag && (how == EtagCompare::Weak || (!weak && !etag_weak)))
-      return true;
+    if (list.substr(0, close + 1) == etag && (how == EtagCompare::Weak || (!weak && !etag_weak))) return true;
     list.remove_prefix(close + 1);
   }
 }
@@ -138,10 +135,9 @@ RangeResult parse_range(std::string_view h, uint64_t size, uint64_t& first, uint
 
 std::string_view error_body(int status) {
   switch (status) {
-#define RW_BODY(code, text)                                                                \
-  case code:                                                                               \
-    return "<html><head><title>" #code " " text "</title></head><body><h1>" #code " " text \
-           "</h1></body></html>\n";
+#define RW_BODY(code, text) \
+  case code:                \
+    return "<html><head><title>" #code " " text "</title></head><body><h1>" #code " " text "</h1></body></html>\n";
     RW_BODY(400, "Bad Request")
     RW_BODY(403, "Forbidden")
     RW_BODY(404, "Not Found")
@@ -165,42 +161,24 @@ std::string_view error_body(int status) {
 
 std::string_view reason_phrase(int status) noexcept {
   switch (status) {
-    case 200:
-      return "OK";
-    case 206:
-      return "Partial Content";
-    case 301:
-      return "Moved Permanently";
-    case 304:
-      return "Not Modified";
-    case 400:
-      return "Bad Request";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 412:
-      return "Precondition Failed";
-    case 413:
-      return "Content Too Large";
-    case 414:
-      return "URI Too Long";
-    case 416:
-      return "Range Not Satisfiable";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 505:
-      return "HTTP Version Not Supported";
+    case 200: return "OK";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 416: return "Range Not Satisfiable";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
   }
   return "Unknown";
 }
@@ -214,16 +192,14 @@ ResponseInfo StaticHandler::error(int status, ConnectionMode mode, OutQueue& out
   push_formatted(out,
                  "HTTP/1.1 {} {}\r\nServer: ringwire\r\nDate: {}\r\n"
                  "Content-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n{}{}\r\n",
-                 status, reason_phrase(status), clock_.http_date(), body.size(), allow,
-                 connection_line(mode));
+                 status, reason_phrase(status), clock_.http_date(), body.size(), allow, connection_line(mode));
   if (!head_only) out.push_static(body);
   return {status, head_only ? 0 : body.size()};
 }
 
 ResponseInfo StaticHandler::serve(const http::Request& req, ConnectionMode mode, OutQueue& out) {
   bool head = req.method == Method::Head;
-  if (req.method != Method::Get && !head)
-    return error(req.method == Method::Unknown ? 501 : 405, mode, out);
+  if (req.method != Method::Get && !head) return error(req.method == Method::Unknown ? 501 : 405, mode, out);
 
   std::string_view target = req.target;
   if (!target.starts_with('/')) {
@@ -235,22 +211,16 @@ ResponseInfo StaticHandler::serve(const http::Request& req, ConnectionMode mode,
   }
   char path[http::kMaxRequestLine + 1];
   size_t path_len = 0;
-  if (target.size() > http::kMaxRequestLine ||
-      normalize_target(target, path, path_len) != PathStatus::Ok)
+  if (target.size() > http::kMaxRequestLine || normalize_target(target, path, path_len) != PathStatus::Ok)
     return error(400, mode, out, head);
 
   FileCache::Lookup found = cache_.get({path, path_len});
   switch (found.status) {
-    case FileCache::Status::Ok:
-      break;
-    case FileCache::Status::NotFound:
-      return error(404, mode, out, head);
-    case FileCache::Status::Forbidden:
-      return error(403, mode, out, head);
-    case FileCache::Status::Error:
-      return error(500, mode, out, head);
-    case FileCache::Status::Redirect:
-      return redirect({path, path_len}, mode, out, head);
+    case FileCache::Status::Ok: break;
+    case FileCache::Status::NotFound: return error(404, mode, out, head);
+    case FileCache::Status::Forbidden: return error(403, mode, out, head);
+    case FileCache::Status::Error: return error(500, mode, out, head);
+    case FileCache::Status::Redirect: return redirect({path, path_len}, mode, out, head);
   }
   const FileEntry& e = *found.entry;
 
@@ -259,16 +229,14 @@ ResponseInfo StaticHandler::serve(const http::Request& req, ConnectionMode mode,
   // (304); If-Range is judged with the Range in serve_file. A date that does
   // not parse is ignored, as section 13.1.4 asks.
   if (!req.if_match.empty()) {
-    if (!etag_matches(req.if_match, e.meta->etag, EtagCompare::Strong))
-      return error(412, mode, out, head);
+    if (!etag_matches(req.if_match, e.meta->etag, EtagCompare::Strong)) return error(412, mode, out, head);
   } else if (!req.if_unmodified_since.empty()) {
     time_t since;
     if (parse_http_date(req.if_unmodified_since, since) && e.meta->mtime.tv_sec > since)
       return error(412, mode, out, head);
   }
   if (!req.if_none_match.empty()) {
-    if (etag_matches(req.if_none_match, e.meta->etag, EtagCompare::Weak))
-      return not_modified(e, mode, out);
+    if (etag_matches(req.if_none_match, e.meta->etag, EtagCompare::Weak)) return not_modified(e, mode, out);
   } else if (!req.if_modified_since.empty()) {
     time_t since;
     if (parse_http_date(req.if_modified_since, since) && e.meta->mtime.tv_sec <= since)
@@ -278,13 +246,13 @@ ResponseInfo StaticHandler::serve(const http::Request& req, ConnectionMode mode,
 }
 
 ResponseInfo StaticHandler::serve_file(const http::Request& req, const FileEntry& e,
-                                       const std::shared_ptr<const FileEntry>& hold,
-                                       ConnectionMode mode, OutQueue& out) {
+                                       const std::shared_ptr<const FileEntry>& hold, ConnectionMode mode,
+                                       OutQueue& out) {
   bool head = req.method == Method::Head;
   uint64_t first = 0, last = 0;
   RangeResult range = RangeResult::None;
-  if (!req.range.empty() && !head && (req.if_range.empty() || req.if_range == e.meta->etag ||
-                                      req.if_range == e.meta->last_modified))
+  if (!req.range.empty() && !head &&
+      (req.if_range.empty() || req.if_range == e.meta->etag || req.if_range == e.meta->last_modified))
     range = parse_range(req.range, e.meta->size, first, last);
 
   if (range == RangeResult::Unsatisfiable) {
@@ -303,8 +271,8 @@ ResponseInfo StaticHandler::serve_file(const http::Request& req, const FileEntry
                    "HTTP/1.1 206 Partial Content\r\nServer: ringwire\r\nDate: {}\r\n"
                    "Content-Type: {}\r\nContent-Length: {}\r\nContent-Range: bytes {}-{}/{}\r\n"
                    "Last-Modified: {}\r\nETag: {}\r\n{}\r\n",
-                   clock_.http_date(), e.meta->mime, len, first, last, e.meta->size,
-                   e.meta->last_modified, e.meta->etag, connection_line(mode));
+                   clock_.http_date(), e.meta->mime, len, first, last, e.meta->size, e.meta->last_modified,
+                   e.meta->etag, connection_line(mode));
     if (e.meta->whole)
       out.push_bytes(e.body().substr(first, len), hold);
     else
@@ -324,8 +292,7 @@ ResponseInfo StaticHandler::serve_file(const http::Request& req, const FileEntry
     out.push_bytes(header, hold);
   } else {
     out.push_bytes(header.substr(0, header.size() - 2), hold);
-    out.push_static(mode == ConnectionMode::Close ? "Connection: close\r\n\r\n"
-                                                  : "Connection: keep-alive\r\n\r\n");
+    out.push_static(mode == ConnectionMode::Close ? "Connection: close\r\n\r\n" : "Connection: keep-alive\r\n\r\n");
   }
   if (head) return {200, 0};
   if (e.meta->whole)
@@ -343,8 +310,7 @@ ResponseInfo StaticHandler::not_modified(const FileEntry& e, ConnectionMode mode
   return {304, 0};
 }
 
-ResponseInfo StaticHandler::redirect(std::string_view path, ConnectionMode mode, OutQueue& out,
-                                     bool head) {
+ResponseInfo StaticHandler::redirect(std::string_view path, ConnectionMode mode, OutQueue& out, bool head) {
   // The path can be as long as a request line, and three times that once
   // encoded: push_formatted takes such a block to the heap, so every
   // directory that can be asked for can be redirected to.

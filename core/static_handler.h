@@ -39,9 +39,8 @@ class StaticHandler {
   FileCache& cache() noexcept { return cache_; }
 
  private:
-  ResponseInfo serve_file(const http::Request& req, const FileEntry& e,
-                          const std::shared_ptr<const FileEntry>& hold, ConnectionMode mode,
-                          OutQueue& out);
+  ResponseInfo serve_file(const http::Request& req, const FileEntry& e, const std::shared_ptr<const FileEntry>& hold,
+                          ConnectionMode mode, OutQueue& out);
   ResponseInfo not_modified(const FileEntry& e, ConnectionMode mode, OutQueue& out);
   ResponseInfo redirect(std::string_view target, ConnectionMode mode, OutQueue& out, bool head);
 

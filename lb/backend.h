@@ -20,9 +20,7 @@ namespace ringwire::lb {
 class Backend {
  public:
   explicit Backend(BackendSpec spec)
-      : spec_(std::move(spec)),
-        key_(backend_key(spec_)),
-        weight_(spec_.weight ? spec_.weight : 1) {}
+      : spec_(std::move(spec)), key_(backend_key(spec_)), weight_(spec_.weight ? spec_.weight : 1) {}
   Backend(const Backend&) = delete;
   Backend& operator=(const Backend&) = delete;
 

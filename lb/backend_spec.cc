@@ -23,8 +23,7 @@ std::string_view trim(std::string_view s) {
 std::expected<unsigned, std::string> parse_weight(std::string_view text) {
   unsigned value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < 1 ||
-      value > kMaxWeight)
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size() || value < 1 || value > kMaxWeight)
     return std::unexpected(fmt::format("weight '{}' is not a number in 1..{}", text, kMaxWeight));
   return value;
 }
@@ -60,8 +59,7 @@ std::expected<BackendSpec, std::string> parse_backend_arg(std::string_view text)
   if (!spec) return std::unexpected(bad(text, spec.error()));
   if (text.find(',') != std::string_view::npos) {
     constexpr std::string_view kWeight = "weight=";
-    if (!options.starts_with(kWeight))
-      return std::unexpected(bad(text, fmt::format("unknown option '{}'", options)));
+    if (!options.starts_with(kWeight)) return std::unexpected(bad(text, fmt::format("unknown option '{}'", options)));
     auto weight = parse_weight(options.substr(kWeight.size()));
     if (!weight) return std::unexpected(bad(text, weight.error()));
     spec->weight = *weight;
@@ -93,8 +91,7 @@ std::expected<std::vector<BackendSpec>, std::string> parse_backends_file(const s
     if (size_t gap = line.find_first_of(kSpace); gap != std::string_view::npos) {
       address = line.substr(0, gap);
       weight_text = trim(line.substr(gap));
-      if (weight_text.find_first_of(kSpace) != std::string_view::npos)
-        return fail("expected 'HOST:PORT [WEIGHT]'");
+      if (weight_text.find_first_of(kSpace) != std::string_view::npos) return fail("expected 'HOST:PORT [WEIGHT]'");
       if (weight_text.starts_with("weight=")) weight_text.remove_prefix(7);
     }
     auto spec = parse_address(address);

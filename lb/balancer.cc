@@ -40,20 +40,13 @@ uint64_t Balancer::client_hash(const core::Endpoint& client) noexcept {
   return hash_bytes(&a, sizeof a, kClientSeed);
 }
 
-std::shared_ptr<Backend> Balancer::pick(const core::Endpoint& client,
-                                        const std::vector<const Backend*>& tried) {
+std::shared_ptr<Backend> Balancer::pick(const core::Endpoint& client, const std::vector<const Backend*>& tried) {
   std::lock_guard lock(mu_);
   Backend* b = nullptr;
   switch (policy_) {
-    case Policy::RoundRobin:
-      b = pick_round_robin_locked(tried);
-      break;
-    case Policy::LeastConn:
-      b = pick_least_conn_locked(tried);
-      break;
-    case Policy::Maglev:
-      b = pick_maglev_locked(client, tried);
-      break;
+    case Policy::RoundRobin: b = pick_round_robin_locked(tried); break;
+    case Policy::LeastConn: b = pick_least_conn_locked(tried); break;
+    case Policy::Maglev: b = pick_maglev_locked(client, tried); break;
   }
   return b ? find_locked(b) : nullptr;
 }
@@ -115,8 +108,7 @@ Backend* Balancer::pick_least_conn_locked(const std::vector<const Backend*>& tri
 // its backend. When that one is in `tried`, the walk goes on to the following
 // slots, which hold other backends in an order that is itself a function of
 // the client, so retries of one client stay consistent too.
-Backend* Balancer::pick_maglev_locked(const core::Endpoint& client,
-                                      const std::vector<const Backend*>& tried) {
+Backend* Balancer::pick_maglev_locked(const core::Endpoint& client, const std::vector<const Backend*>& tried) {
   if (maglev_.empty()) return nullptr;
   bool any = false;
   for (const auto& p : maglev_members_)

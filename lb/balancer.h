@@ -39,8 +39,7 @@ class Balancer {
   //    keyed by a hash of the client's IP address (not its port), rebuilt
   //    when the healthy set changes; a tried backend is skipped by walking
   //    on to the next distinct entry.
-  std::shared_ptr<Backend> pick(const core::Endpoint& client,
-                                const std::vector<const Backend*>& tried = {});
+  std::shared_ptr<Backend> pick(const core::Endpoint& client, const std::vector<const Backend*>& tried = {});
 
   // A connect to `b` (a relay's, or the health checker's probe) failed
   // (refused, timed out) or succeeded. Counted in a row against rise/fall;
@@ -69,8 +68,7 @@ class Balancer {
   // Every *_locked method expects mu_ held.
   Backend* pick_round_robin_locked(const std::vector<const Backend*>& tried);
   Backend* pick_least_conn_locked(const std::vector<const Backend*>& tried);
-  Backend* pick_maglev_locked(const core::Endpoint& client,
-                              const std::vector<const Backend*>& tried);
+  Backend* pick_maglev_locked(const core::Endpoint& client, const std::vector<const Backend*>& tried);
   // Recomputes what the policy derives from the healthy set.
   void rebuild_locked();
   std::shared_ptr<Backend> find_locked(const Backend* b) const;

@@ -50,8 +50,7 @@ void MaglevTable::build(std::span<const Member> members) {
   unsigned max_weight = 1;
   for (size_t i = 0; i < n; ++i) {
     next[i] = hash_bytes(members[i].name.data(), members[i].name.size(), kOffsetSeed) % size_;
-    skip[i] =
-        hash_bytes(members[i].name.data(), members[i].name.size(), kSkipSeed) % (size_ - 1) + 1;
+    skip[i] = hash_bytes(members[i].name.data(), members[i].name.size(), kSkipSeed) % (size_ - 1) + 1;
     max_weight = std::max(max_weight, std::max(members[i].weight, 1u));
   }
 

@@ -36,8 +36,8 @@ Relay::Connect Relay::connect_next() {
   for (;;) {
     target_ = worker_.balancer.pick(peer_, tried_);
     if (!target_) {
-      RW_LOG_WARN("connection from {}: no backend available ({} tried, the others down); closing it",
-                  peer_.to_string(), tried_.size());
+      RW_LOG_WARN("connection from {}: no backend available ({} tried, the others down); closing it", peer_.to_string(),
+                  tried_.size());
       return Connect::NoBackend;
     }
     const core::Endpoint& addr = target_->spec().addr;
@@ -86,7 +86,9 @@ bool Relay::finish_connect() {
   return true;
 }
 
-void Relay::connect_timed_out() { connect_failed("connect timeout"); }
+void Relay::connect_timed_out() {
+  connect_failed("connect timeout");
+}
 
 void Relay::connect_failed(const char* reason) {
   worker_.balancer.connect_failed(*target_, reason);
@@ -97,8 +99,8 @@ void Relay::connect_failed(const char* reason) {
 
 Relay::Step Relay::pump(bool& progressed) {
   uint64_t before = up_.bytes() + down_.bytes();
-  core::RelayPump::Status a = up_.pump(client_.get(), backend_.get(), client_ready_, backend_ready_,
-                                       worker_.pipes, kBudget);
+  core::RelayPump::Status a =
+      up_.pump(client_.get(), backend_.get(), client_ready_, backend_ready_, worker_.pipes, kBudget);
   core::RelayPump::Status b = core::RelayPump::Status::Idle;
   if (a != core::RelayPump::Status::Error)
     b = down_.pump(backend_.get(), client_.get(), backend_ready_, client_ready_, worker_.pipes, kBudget);

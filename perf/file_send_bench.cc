@@ -180,8 +180,7 @@ class Peer {
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t alen = sizeof a;
-    if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 ||
-        ::listen(listener.get(), 1) < 0 ||
+    if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(listener.get(), 1) < 0 ||
         ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&a), &alen) < 0) {
       return sys_error("listen on 127.0.0.1:0", errno);
     }
@@ -210,8 +209,7 @@ class Peer {
       if (::poll(&p, 1, kWaitMs) != 1) return "the reader did not report its byte count within 5 s";
       ssize_t n = ::recv(sock_.get(), reinterpret_cast<char*>(&got) + have, sizeof got - have, 0);
       if (n == 0) return "the reader closed without reporting its byte count";
-      if (n < 0 && errno != EINTR && errno != EAGAIN)
-        return sys_error("recv from the reader", errno);
+      if (n < 0 && errno != EINTR && errno != EAGAIN) return sys_error("recv from the reader", errno);
       if (n > 0) have += static_cast<size_t>(n);
     }
     int status = 0;
@@ -254,8 +252,7 @@ class Bench {
     if (std::string e = peer_.open(); !e.empty()) return fail(e);
     // SINGLE_ISSUER with DEFER_TASKRUN (6.1) makes the kernel run completion
     // work only when this thread enters it to wait, as in the engine.
-    const unsigned modes[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-                              IORING_SETUP_COOP_TASKRUN, 0};
+    const unsigned modes[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_COOP_TASKRUN, 0};
     int rc = -EINVAL;
     for (unsigned flags : modes) {
       io_uring_params p{};
@@ -493,8 +490,7 @@ void BM_splice(benchmark::State& state) {
         io_uring_prep_splice(b.sqe(kDrain), pipe_r.get(), -1, b.sock(), -1, c, 0);
         expect = 2;
       } else {
-        io_uring_prep_splice(b.sqe(kDrain), pipe_r.get(), -1, b.sock(), -1,
-                             static_cast<unsigned>(in_pipe), 0);
+        io_uring_prep_splice(b.sqe(kDrain), pipe_r.get(), -1, b.sock(), -1, static_cast<unsigned>(in_pipe), 0);
       }
       bool full = false;
       for (; ok && expect > 0; --expect) {
@@ -509,16 +505,14 @@ void BM_splice(benchmark::State& state) {
             left -= static_cast<size_t>(res);
             in_pipe += static_cast<size_t>(res);
           } else {
-            ok = b.fail(res == 0 ? "splice file->pipe: unexpected end of file"
-                                 : sys_error("splice file->pipe", -res));
+            ok = b.fail(res == 0 ? "splice file->pipe: unexpected end of file" : sys_error("splice file->pipe", -res));
           }
         } else if (res > 0) {
           in_pipe -= static_cast<size_t>(res);
         } else if (res == -EAGAIN) {
           full = true;
         } else if (res != -ECANCELED) {
-          ok = b.fail(res == 0 ? "splice pipe->socket made no progress"
-                               : sys_error("splice pipe->socket", -res));
+          ok = b.fail(res == 0 ? "splice pipe->socket made no progress" : sys_error("splice pipe->socket", -res));
         }
       }
       if (ok && full) {

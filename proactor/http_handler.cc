@@ -1,9 +1,8 @@
 #include "proactor/http_handler.h"
 
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
-
-#include <poll.h>
 
 #include <cerrno>
 
@@ -77,7 +76,9 @@ void HttpHandler::on_recv(int res, uint32_t flags) {
   }
 }
 
-void HttpHandler::on_resume() { drive(); }
+void HttpHandler::on_resume() {
+  drive();
+}
 
 void HttpHandler::drive() {
   for (;;) {
@@ -93,9 +94,7 @@ void HttpHandler::drive() {
   } else {
     core::HttpConnection::Settle s = conn_.settle(loop_.stopping());
     switch (s.next) {
-      case core::HttpConnection::Next::Close:
-        close();
-        return;
+      case core::HttpConnection::Next::Close: close(); return;
       case core::HttpConnection::Next::Linger:
         // Everything is sent. Half-close and drain whatever the client
         // still sends, so that closing with unread input does not make the
@@ -104,8 +103,7 @@ void HttpHandler::drive() {
         ::shutdown(fd_.get(), SHUT_WR);
         conn_.set_lingering();
         break;
-      case core::HttpConnection::Next::Read:
-        break;
+      case core::HttpConnection::Next::Read: break;
     }
     if (s.restart || loop_.timer_of(this) != s.timer) loop_.schedule(this, s.timer);
   }

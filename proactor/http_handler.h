@@ -56,8 +56,7 @@ class HttpHandler final : public Handler {
 // what the worker's HTTP connections share.
 class HttpAcceptor final : public Acceptor {
  public:
-  HttpAcceptor(Loop& loop, const core::ServeConfig& config, const core::Clock& clock, int root_fd,
-               int access_log_fd)
+  HttpAcceptor(Loop& loop, const core::ServeConfig& config, const core::Clock& clock, int root_fd, int access_log_fd)
       : loop_(loop), worker_(config, clock, root_fd, access_log_fd) {}
   void on_accept(core::Fd fd) override;
   void begin_turn() noexcept override { worker_.begin_turn(); }

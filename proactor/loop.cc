@@ -42,11 +42,7 @@ core::Result<std::unique_ptr<Loop>> Loop::create(const Options& options, core::C
 
 Loop::Loop(std::unique_ptr<Ring> ring, std::unique_ptr<BufferRing> bufs, core::ConnectionBudget& budget,
            const std::array<int64_t, core::kTimerKinds>& timeouts, core::Clock& clock)
-    : clock_(clock),
-      wake_(::eventfd(0, EFD_CLOEXEC)),
-      ring_(std::move(ring)),
-      bufs_(std::move(bufs)),
-      budget_(budget) {
+    : clock_(clock), wake_(::eventfd(0, EFD_CLOEXEC)), ring_(std::move(ring)), bufs_(std::move(bufs)), budget_(budget) {
   if (!wake_) throw std::runtime_error("eventfd setup failed");
   for (int k = 0; k < core::kTimerKinds; ++k) timers_.set_timeout(k, timeouts[k]);
 }
@@ -126,7 +122,8 @@ void Loop::run(core::Fd listener) {
   bury_closed();
   if (acceptor_) acceptor_->end_turn();
   RW_LOG_DEBUG(
-      "uring worker: {} loop turns, {} submits, {} CQEs, {} CQ overflow flushes, {} receives re-armed after ENOBUFS ({})",
+      "uring worker: {} loop turns, {} submits, {} CQEs, {} CQ overflow flushes, {} receives re-armed after ENOBUFS "
+      "({})",
       turns_, ring_->enters(), cqes_, overflow_flushes_, starved_total_, ring_->mode());
   thread_.unbind();
 }
@@ -243,7 +240,9 @@ void Loop::resume_later(Handler* h) {
   starved_.push_back(h);
 }
 
-void Loop::schedule(Handler* h, int kind) noexcept { timers_.schedule(h, kind, clock_.monotonic_ms()); }
+void Loop::schedule(Handler* h, int kind) noexcept {
+  timers_.schedule(h, kind, clock_.monotonic_ms());
+}
 
 void Loop::retire(Handler* h) {
   thread_.assert_here();

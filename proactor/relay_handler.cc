@@ -1,8 +1,7 @@
 #include "proactor/relay_handler.h"
 
-#include <sys/socket.h>
-
 #include <poll.h>
+#include <sys/socket.h>
 
 namespace ringwire::proactor {
 namespace {
@@ -41,16 +40,12 @@ void RelayHandler::arm_poll(int fd, unsigned op) {
 
 void RelayHandler::connect() {
   switch (relay_.connect_next()) {
-    case lb::Relay::Connect::NoBackend:
-      close();
-      return;
+    case lb::Relay::Connect::NoBackend: close(); return;
     case lb::Relay::Connect::InProgress:
       arm_poll(relay_.backend_fd(), kConnectPoll);
       loop_.schedule(this, core::kConnectTimer);
       return;
-    case lb::Relay::Connect::Connected:
-      on_connected();
-      return;
+    case lb::Relay::Connect::Connected: on_connected(); return;
   }
 }
 
@@ -77,8 +72,7 @@ void RelayHandler::on_completion(unsigned op, int res, uint32_t flags) {
       }
       on_connected();
       return;
-    case kClientPoll:
-      return on_poll(relay_.client_ready(), res, flags, client_poll_, kClientPoll, relay_.client_fd());
+    case kClientPoll: return on_poll(relay_.client_ready(), res, flags, client_poll_, kClientPoll, relay_.client_fd());
     case kBackendPoll:
       return on_poll(relay_.backend_ready(), res, flags, backend_poll_, kBackendPoll, relay_.backend_fd());
   }

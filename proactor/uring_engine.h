@@ -19,8 +19,7 @@ class UringEngine final : public core::Engine {
   // unavailable is known at once and the caller can fall back with nothing
   // half-started. The error is the errno that made io_uring unusable; the
   // listeners are then still the caller's.
-  static core::Result<std::unique_ptr<UringEngine>> create(const core::Service& service,
-                                                           const core::RingOptions& ring,
+  static core::Result<std::unique_ptr<UringEngine>> create(const core::Service& service, const core::RingOptions& ring,
                                                            std::vector<core::Fd>& listeners);
   ~UringEngine() override;
 

@@ -116,9 +116,7 @@ bool HttpHandler::drive() {
   set_want_write(false);
   core::HttpConnection::Settle s = conn_.settle(loop_.stopping());
   switch (s.next) {
-    case core::HttpConnection::Next::Close:
-      close();
-      return false;
+    case core::HttpConnection::Next::Close: close(); return false;
     case core::HttpConnection::Next::Linger:
       // Everything is sent. Half-close and drain whatever the client still
       // sends, so that closing with unread input does not make the kernel
@@ -126,8 +124,7 @@ bool HttpHandler::drive() {
       ::shutdown(fd_.get(), SHUT_WR);
       conn_.set_lingering();
       break;
-    case core::HttpConnection::Next::Read:
-      break;
+    case core::HttpConnection::Next::Read: break;
   }
   if (s.restart || loop_.timer_of(this) != s.timer) loop_.schedule(this, s.timer);
   return true;

@@ -135,8 +135,8 @@ void Loop::on_accept() {
     }
     core::Endpoint peer;
     peer.len = sizeof peer.addr;
-    int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer.addr), &peer.len,
-                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer.addr), &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       budget_.give_back();
       if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -176,7 +176,9 @@ void Loop::modify(int fd, Handler* h, uint32_t events, unsigned side) noexcept {
   ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev);
 }
 
-void Loop::schedule(Handler* h, int kind) noexcept { timers_.schedule(h, kind, clock_.monotonic_ms()); }
+void Loop::schedule(Handler* h, int kind) noexcept {
+  timers_.schedule(h, kind, clock_.monotonic_ms());
+}
 
 void Loop::resume_later(Handler* h) {
   if (h->ready) return;

@@ -21,9 +21,9 @@ class Loop;
 
 // Handler is what an epoll event or a timer is delivered to: an HTTP
 // connection, or a balancer relay with two sockets. An event's data is the
-// handler's address with the socket's side (0..7) in its three low bits. The loop owns none of a handler's sockets; a handler closes them
-// and then calls Loop::retire(), and the loop deletes it after the batch,
-// so that a later event of the same batch never touches freed memory.
+// handler's address with the socket's side (0..7) in its three low bits. The loop owns none of a handler's sockets; a
+// handler closes them and then calls Loop::retire(), and the loop deletes it after the batch, so that a later event of
+// the same batch never touches freed memory.
 class Handler {
  public:
   virtual ~Handler() = default;

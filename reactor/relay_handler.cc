@@ -18,13 +18,13 @@ void RelayAcceptor::on_accept(core::Fd fd, const core::Endpoint& peer) {
   h->start();
 }
 
-void RelayHandler::start() { connect(); }
+void RelayHandler::start() {
+  connect();
+}
 
 void RelayHandler::connect() {
   switch (relay_.connect_next()) {
-    case lb::Relay::Connect::NoBackend:
-      close();
-      return;
+    case lb::Relay::Connect::NoBackend: close(); return;
     case lb::Relay::Connect::InProgress:
       if (!loop_.watch(relay_.backend_fd(), this, kEvents, kBackend)) {
         close();
@@ -76,14 +76,9 @@ void RelayHandler::on_event(uint32_t events, unsigned side) {
 void RelayHandler::pump() {
   bool progressed = false;
   switch (relay_.pump(progressed)) {
-    case lb::Relay::Step::Close:
-      close();
-      return;
-    case lb::Relay::Step::Again:
-      loop_.resume_later(this);
-      break;
-    case lb::Relay::Step::Wait:
-      break;
+    case lb::Relay::Step::Close: close(); return;
+    case lb::Relay::Step::Again: loop_.resume_later(this); break;
+    case lb::Relay::Step::Wait: break;
   }
   if (progressed) loop_.schedule(this, core::kRelayTimer);
 }

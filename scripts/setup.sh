@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   liburing-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhttp-parser-dev
-  curl wrk apache2-utils nginx haproxy util-linux procps strace
+  curl wrk apache2-utils nginx haproxy util-linux procps strace clang-format
 )
 missing=()
 for p in "${packages[@]}"; do

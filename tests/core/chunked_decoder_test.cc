@@ -87,7 +87,9 @@ TEST_P(ChunkedValid, OneShot) {
   EXPECT_EQ(r.consumed, c.body.size());
 }
 
-TEST_P(ChunkedValid, ByteAtATime) { expect_done_byte_at_a_time(GetParam().body); }
+TEST_P(ChunkedValid, ByteAtATime) {
+  expect_done_byte_at_a_time(GetParam().body);
+}
 
 TEST_P(ChunkedValid, VariousSteps) {
   for (size_t step : {2u, 3u, 4u, 7u, 16u}) expect_done_in_steps(GetParam().body, step);
@@ -113,19 +115,16 @@ TEST_P(ChunkedValid, EveryStrictPrefixNeedsMore) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, ChunkedValid,
-    ::testing::Values(ValidCase{"simple", "5\r\nhello\r\n0\r\n\r\n"},
-                      ValidCase{"empty_body", "0\r\n\r\n"},
+    ::testing::Values(ValidCase{"simple", "5\r\nhello\r\n0\r\n\r\n"}, ValidCase{"empty_body", "0\r\n\r\n"},
                       ValidCase{"two_chunks", "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"},
                       ValidCase{"hex_upper", "A\r\n0123456789\r\n0\r\n\r\n"},
                       ValidCase{"hex_lower", "a\r\n0123456789\r\n0\r\n\r\n"},
-                      ValidCase{"hex_multi_digit",
-                                "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n"},
+                      ValidCase{"hex_multi_digit", "1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n"},
                       ValidCase{"leading_zeros", "0005\r\nhello\r\n000\r\n\r\n"},
                       ValidCase{"extension", "5;x=y\r\nhello\r\n0\r\n\r\n"},
                       ValidCase{"extension_quoted", "5;name=\"v a l\"\r\nhello\r\n0;z\r\n\r\n"},
                       ValidCase{"trailer", "0\r\nX: y\r\n\r\n"},
-                      ValidCase{"data_then_trailers",
-                                "5\r\nhello\r\n0\r\nX: y\r\nExpires: never\r\n\r\n"},
+                      ValidCase{"data_then_trailers", "5\r\nhello\r\n0\r\nX: y\r\nExpires: never\r\n\r\n"},
                       ValidCase{"data_contains_crlf", "4\r\n\r\n\r\n\r\n0\r\n\r\n"}),
     [](const ::testing::TestParamInfo<ValidCase>& i) { return std::string(i.param.name); });
 
@@ -193,15 +192,14 @@ TEST_P(ChunkedError, ByteAtATime) {
   EXPECT_EQ(s, Status::Error) << to_string(s);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, ChunkedError,
-    ::testing::Values(ErrorCase{"bad_hex", "zz\r\n"},
-                      ErrorCase{"bad_hex_after_digit", "5g\r\nhello\r\n0\r\n\r\n"},
-                      ErrorCase{"no_digits", "\r\nhello\r\n0\r\n\r\n"},
-                      ErrorCase{"negative", "-5\r\nhello\r\n0\r\n\r\n"},
-                      ErrorCase{"data_too_long", "5\r\nhello!\r\n0\r\n\r\n"},
-                      ErrorCase{"size_overflow", "ffffffffffffffffffff\r\n"}),
-    [](const ::testing::TestParamInfo<ErrorCase>& i) { return std::string(i.param.name); });
+INSTANTIATE_TEST_SUITE_P(Cases, ChunkedError,
+                         ::testing::Values(ErrorCase{"bad_hex", "zz\r\n"},
+                                           ErrorCase{"bad_hex_after_digit", "5g\r\nhello\r\n0\r\n\r\n"},
+                                           ErrorCase{"no_digits", "\r\nhello\r\n0\r\n\r\n"},
+                                           ErrorCase{"negative", "-5\r\nhello\r\n0\r\n\r\n"},
+                                           ErrorCase{"data_too_long", "5\r\nhello!\r\n0\r\n\r\n"},
+                                           ErrorCase{"size_overflow", "ffffffffffffffffffff\r\n"}),
+                         [](const ::testing::TestParamInfo<ErrorCase>& i) { return std::string(i.param.name); });
 
 }  // namespace
 }  // namespace ringwire::core::http

@@ -2,9 +2,9 @@
 // moves, the nearest deadline, and iteration that survives unlinking.
 #include "core/deadline_lists.h"
 
-#include <vector>
-
 #include <gtest/gtest.h>
+
+#include <vector>
 
 namespace ringwire::core {
 namespace {
@@ -70,10 +70,10 @@ TEST(DeadlineLists, ExpireVisitsTheDueAndTakesOutTheStuck) {
   lists.set_timeout(0, 10);
   lists.set_timeout(1, 100);
   Item a{1}, b{2}, c{3}, d{4};
-  lists.schedule(&a, 0, 0);  // due 10
-  lists.schedule(&b, 0, 5);  // due 15
-  lists.schedule(&c, 0, 50); // due 60: not yet
-  lists.schedule(&d, 1, 0);  // due 100: not yet
+  lists.schedule(&a, 0, 0);   // due 10
+  lists.schedule(&b, 0, 5);   // due 15
+  lists.schedule(&c, 0, 50);  // due 60: not yet
+  lists.schedule(&d, 1, 0);   // due 100: not yet
   EXPECT_EQ(lists.snapshot().size(), 4u);
   std::vector<int> expired, stuck;
   lists.expire(

@@ -302,8 +302,7 @@ TEST_F(FileCacheBudgetTest, EntryLargerThanTheBudgetIsServedAsAFileRange) {
   for (int i = 0; i < 2; ++i) {
     OutQueue out;
     http::Request req;
-    ASSERT_EQ(http::parse_request("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", req).status,
-              http::ParseStatus::Complete);
+    ASSERT_EQ(http::parse_request("GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", req).status, http::ParseStatus::Complete);
     EXPECT_EQ(handler.serve(req, ConnectionMode::Default, out).status, 200);
     ASSERT_EQ(out.segments(), 2u);
     out.consume(out.front().len);
@@ -351,8 +350,7 @@ TEST_F(FileCacheTest, FdShortageDuringDateRefreshDoesNotPoisonALargeEntry) {
   StaticHandler handler(root_.get(), CacheLimits{}, clock_);
   auto serve = [&](OutQueue& out) {
     http::Request req;
-    EXPECT_EQ(http::parse_request("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", req).status,
-              http::ParseStatus::Complete);
+    EXPECT_EQ(http::parse_request("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", req).status, http::ParseStatus::Complete);
     return handler.serve(req, ConnectionMode::Default, out).status;
   };
   // A pending send holds the entry, so a new Date means a new generation.

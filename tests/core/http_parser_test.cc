@@ -62,8 +62,7 @@ void expect_error(std::string_view buf, int status) {
 // Parses `buf` and expects Complete with consumed == buf.size().
 void expect_complete(std::string_view buf, Request& req) {
   ParseResult r = parse(buf, req);
-  ASSERT_EQ(r.status, ParseStatus::Complete)
-      << "error=" << r.error << " input: " << std::string(buf.substr(0, 200));
+  ASSERT_EQ(r.status, ParseStatus::Complete) << "error=" << r.error << " input: " << std::string(buf.substr(0, 200));
   EXPECT_EQ(r.consumed, buf.size());
 }
 
@@ -81,8 +80,7 @@ TEST(HttpParser, BrowserGet) {
   EXPECT_EQ(req->target, "/index.html?lang=en");
   EXPECT_EQ(req->version_minor, 1);
   EXPECT_EQ(field(*req, "host"), "example.com:8080");
-  EXPECT_EQ(req->user_agent,
-            "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0");
+  EXPECT_EQ(req->user_agent, "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0");
   EXPECT_EQ(req->referer, "http://example.com:8080/");
   EXPECT_EQ(req->if_none_match, "\"abc123\"");
   EXPECT_EQ(req->if_modified_since, "Wed, 21 Oct 2015 07:28:00 GMT");
@@ -340,17 +338,16 @@ TEST_P(HttpParserBody, Extracted) {
   EXPECT_EQ(req->chunked, c.chunked);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, HttpParserBody,
-    ::testing::Values(BodyCase{"none", "", false, 0, false},
-                      BodyCase{"cl_zero", "Content-Length: 0\r\n", true, 0, false},
-                      BodyCase{"cl_small", "Content-Length: 42\r\n", true, 42, false},
-                      BodyCase{"cl_large", "Content-Length: 1234567890123\r\n", true,
-                               1234567890123ull, false},
-                      BodyCase{"cl_ows", "Content-Length:   13  \r\n", true, 13, false},
-                      BodyCase{"chunked", "Transfer-Encoding: chunked\r\n", false, 0, true},
-                      BodyCase{"chunked_case", "transfer-encoding: Chunked\r\n", false, 0, true}),
-    [](const ::testing::TestParamInfo<BodyCase>& i) { return std::string(i.param.name); });
+INSTANTIATE_TEST_SUITE_P(Cases, HttpParserBody,
+                         ::testing::Values(BodyCase{"none", "", false, 0, false},
+                                           BodyCase{"cl_zero", "Content-Length: 0\r\n", true, 0, false},
+                                           BodyCase{"cl_small", "Content-Length: 42\r\n", true, 42, false},
+                                           BodyCase{"cl_large", "Content-Length: 1234567890123\r\n", true,
+                                                    1234567890123ull, false},
+                                           BodyCase{"cl_ows", "Content-Length:   13  \r\n", true, 13, false},
+                                           BodyCase{"chunked", "Transfer-Encoding: chunked\r\n", false, 0, true},
+                                           BodyCase{"chunked_case", "transfer-encoding: Chunked\r\n", false, 0, true}),
+                         [](const ::testing::TestParamInfo<BodyCase>& i) { return std::string(i.param.name); });
 
 // ---------------------------------------------------------------------------
 // keep_alive
@@ -374,26 +371,17 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, HttpParserKeepAlive,
     ::testing::Values(
         KeepAliveCase{"http11_default", "GET / HTTP/1.1\r\nHost: h\r\n\r\n", true},
-        KeepAliveCase{"http11_close", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
-                      false},
-        KeepAliveCase{"http11_close_upper",
-                      "GET / HTTP/1.1\r\nHost: h\r\nConnection: Close\r\n\r\n", false},
-        KeepAliveCase{"http11_keepalive",
-                      "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n", true},
-        KeepAliveCase{"http11_list_close",
-                      "GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, close\r\n\r\n", false},
-        KeepAliveCase{"http11_list_close_first",
-                      "GET / HTTP/1.1\r\nHost: h\r\nConnection: close,foo\r\n\r\n", false},
-        KeepAliveCase{"http11_list_no_close",
-                      "GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, closed\r\n\r\n", true},
-        KeepAliveCase{"http11_upgrade", "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n\r\n",
-                      true},
+        KeepAliveCase{"http11_close", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", false},
+        KeepAliveCase{"http11_close_upper", "GET / HTTP/1.1\r\nHost: h\r\nConnection: Close\r\n\r\n", false},
+        KeepAliveCase{"http11_keepalive", "GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n", true},
+        KeepAliveCase{"http11_list_close", "GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, close\r\n\r\n", false},
+        KeepAliveCase{"http11_list_close_first", "GET / HTTP/1.1\r\nHost: h\r\nConnection: close,foo\r\n\r\n", false},
+        KeepAliveCase{"http11_list_no_close", "GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, closed\r\n\r\n", true},
+        KeepAliveCase{"http11_upgrade", "GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\n\r\n", true},
         KeepAliveCase{"http10_default", "GET / HTTP/1.0\r\n\r\n", false},
         KeepAliveCase{"http10_keepalive", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", true},
-        KeepAliveCase{"http10_keepalive_case", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
-                      true},
-        KeepAliveCase{"http10_list_keepalive",
-                      "GET / HTTP/1.0\r\nConnection: foo, keep-alive\r\n\r\n", true},
+        KeepAliveCase{"http10_keepalive_case", "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true},
+        KeepAliveCase{"http10_list_keepalive", "GET / HTTP/1.0\r\nConnection: foo, keep-alive\r\n\r\n", true},
         KeepAliveCase{"http10_close", "GET / HTTP/1.0\r\nConnection: close\r\n\r\n", false}),
     [](const ::testing::TestParamInfo<KeepAliveCase>& i) { return std::string(i.param.name); });
 
@@ -423,8 +411,7 @@ std::string big_header_block() {
   // 10 fields of ~1.8 KB each: ~18 KB of header block, each line far below
   // any per-line limit but the block above 16 KiB.
   std::string buf = "GET / HTTP/1.1\r\nHost: h\r\n";
-  for (int i = 0; i < 10; ++i)
-    buf += "X-Big" + std::to_string(i) + ": " + std::string(1800, 'v') + "\r\n";
+  for (int i = 0; i < 10; ++i) buf += "X-Big" + std::to_string(i) + ": " + std::string(1800, 'v') + "\r\n";
   return buf + "\r\n";
 }
 
@@ -451,20 +438,14 @@ INSTANTIATE_TEST_SUITE_P(
                   "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
                   "Content-Length: 5\r\n\r\n",
                   400},
-        ErrorCase{"duplicate_cl",
-                  "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n",
-                  400},
+        ErrorCase{"duplicate_cl", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 400},
         ErrorCase{"duplicate_cl_differs",
-                  "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-                  400},
+                  "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400},
         ErrorCase{"cl_alpha", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: abc\r\n\r\n", 400},
         ErrorCase{"cl_negative", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400},
-        ErrorCase{"cl_two_numbers", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1 2\r\n\r\n",
-                  400},
+        ErrorCase{"cl_two_numbers", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1 2\r\n\r\n", 400},
         ErrorCase{"cl_empty", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n", 400},
-        ErrorCase{"cl_overflow",
-                  "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-                  400},
+        ErrorCase{"cl_overflow", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
         ErrorCase{"missing_host_11", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n", 400},
         ErrorCase{"missing_host_11_no_headers", "GET / HTTP/1.1\r\n\r\n", 400},
         ErrorCase{"http20", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
@@ -472,8 +453,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"garbage_version", "GET / HTTX/1.1\r\nHost: h\r\n\r\n", 400},
         ErrorCase{"lowercase_version", "GET / http/1.1\r\nHost: h\r\n\r\n", 400},
         ErrorCase{"space_before_colon", "GET / HTTP/1.1\r\nHost : h\r\n\r\n", 400},
-        ErrorCase{"space_before_colon_other", "GET / HTTP/1.1\r\nHost: h\r\nX-Foo : bar\r\n\r\n",
-                  400},
+        ErrorCase{"space_before_colon_other", "GET / HTTP/1.1\r\nHost: h\r\nX-Foo : bar\r\n\r\n", 400},
         ErrorCase{"obs_fold_space", "GET / HTTP/1.1\r\nHost: h\r\nX-Foo: bar\r\n baz\r\n\r\n", 400},
         ErrorCase{"obs_fold_tab", "GET / HTTP/1.1\r\nHost: h\r\nX-Foo: bar\r\n\tbaz\r\n\r\n", 400},
         ErrorCase{"te_gzip", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
@@ -510,38 +490,30 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, HttpParserHost,
     ::testing::Values(
         HostCase{"name", "example.com", true}, HostCase{"name_port", "example.com:8080", true},
-        HostCase{"empty", "", true}, HostCase{"empty_port", "example.com:", true},
-        HostCase{"only_colon", ":", true}, HostCase{"only_port", ":80", true},
-        HostCase{"ipv4", "127.0.0.1", true}, HostCase{"ipv4_port", "127.0.0.1:80", true},
+        HostCase{"empty", "", true}, HostCase{"empty_port", "example.com:", true}, HostCase{"only_colon", ":", true},
+        HostCase{"only_port", ":80", true}, HostCase{"ipv4", "127.0.0.1", true},
+        HostCase{"ipv4_port", "127.0.0.1:80", true},
         // Digits and dots that are no IPv4 address are still a reg-name.
-        HostCase{"ipv4_like_reg_name", "999.1.1.1", true},
-        HostCase{"sub_delims", "a!$&'()*+,;=b", true}, HostCase{"unreserved", "a-b.c_d~e", true},
-        HostCase{"pct_encoded", "a%2Db%c3%a9", true}, HostCase{"ipv6_loopback", "[::1]", true},
-        HostCase{"ipv6_port", "[::1]:8080", true}, HostCase{"ipv6_any", "[::]", true},
-        HostCase{"ipv6_full", "[2001:db8:0:0:0:0:0:1]", true},
-        HostCase{"ipv6_elided_middle", "[2001:db8::1]", true},
-        HostCase{"ipv6_elided_end", "[fe80::]", true},
+        HostCase{"ipv4_like_reg_name", "999.1.1.1", true}, HostCase{"sub_delims", "a!$&'()*+,;=b", true},
+        HostCase{"unreserved", "a-b.c_d~e", true}, HostCase{"pct_encoded", "a%2Db%c3%a9", true},
+        HostCase{"ipv6_loopback", "[::1]", true}, HostCase{"ipv6_port", "[::1]:8080", true},
+        HostCase{"ipv6_any", "[::]", true}, HostCase{"ipv6_full", "[2001:db8:0:0:0:0:0:1]", true},
+        HostCase{"ipv6_elided_middle", "[2001:db8::1]", true}, HostCase{"ipv6_elided_end", "[fe80::]", true},
         HostCase{"ipv6_v4_tail", "[::ffff:192.0.2.1]", true},
-        HostCase{"ipv6_full_v4_tail", "[1:2:3:4:5:6:1.2.3.4]", true},
-        HostCase{"ipvfuture", "[v1.fe80::a+en1]", true}, HostCase{"space", "a b", false},
-        HostCase{"port_alpha", "x:abc", false}, HostCase{"port_sign", "x:-1", false},
+        HostCase{"ipv6_full_v4_tail", "[1:2:3:4:5:6:1.2.3.4]", true}, HostCase{"ipvfuture", "[v1.fe80::a+en1]", true},
+        HostCase{"space", "a b", false}, HostCase{"port_alpha", "x:abc", false}, HostCase{"port_sign", "x:-1", false},
         HostCase{"userinfo", "a@b", false}, HostCase{"list", "x, y", false},
         HostCase{"unclosed_literal", "[::1", false}, HostCase{"literal_trailer", "[::1]x", false},
-        HostCase{"ipv6_unbracketed", "::1:80", false},
-        HostCase{"ipv6_two_elisions", "[1::2::3]", false},
+        HostCase{"ipv6_unbracketed", "::1:80", false}, HostCase{"ipv6_two_elisions", "[1::2::3]", false},
         HostCase{"ipv6_nine_groups", "[1:2:3:4:5:6:7:8:9]", false},
         HostCase{"ipv6_seven_groups", "[1:2:3:4:5:6:7]", false},
-        HostCase{"ipv6_elided_eight", "[1:2:3:4::5:6:7:8]", false},
-        HostCase{"ipv6_long_group", "[12345::1]", false}, HostCase{"ipv6_not_hex", "[::g]", false},
-        HostCase{"ipv6_trailing_colon", "[1::2:]", false},
-        HostCase{"ipv6_leading_colon", "[:1::2]", false},
-        HostCase{"ipv6_bad_v4_tail", "[::1.2.3.256]", false},
-        HostCase{"ipv6_v4_leading_zero", "[::1.2.3.04]", false},
-        HostCase{"empty_literal", "[]", false}, HostCase{"ipvfuture_no_dot", "[v1]", false},
-        HostCase{"pct_short", "a%2", false}, HostCase{"pct_not_hex", "a%zz", false},
-        HostCase{"slash", "a/b", false}, HostCase{"question", "a?b", false},
-        HostCase{"hash", "a#b", false}, HostCase{"quote", "a\"b", false},
-        HostCase{"high_byte", "caf\xc3\xa9", false}),
+        HostCase{"ipv6_elided_eight", "[1:2:3:4::5:6:7:8]", false}, HostCase{"ipv6_long_group", "[12345::1]", false},
+        HostCase{"ipv6_not_hex", "[::g]", false}, HostCase{"ipv6_trailing_colon", "[1::2:]", false},
+        HostCase{"ipv6_leading_colon", "[:1::2]", false}, HostCase{"ipv6_bad_v4_tail", "[::1.2.3.256]", false},
+        HostCase{"ipv6_v4_leading_zero", "[::1.2.3.04]", false}, HostCase{"empty_literal", "[]", false},
+        HostCase{"ipvfuture_no_dot", "[v1]", false}, HostCase{"pct_short", "a%2", false},
+        HostCase{"pct_not_hex", "a%zz", false}, HostCase{"slash", "a/b", false}, HostCase{"question", "a?b", false},
+        HostCase{"hash", "a#b", false}, HostCase{"quote", "a\"b", false}, HostCase{"high_byte", "caf\xc3\xa9", false}),
     [](const ::testing::TestParamInfo<HostCase>& i) { return std::string(i.param.name); });
 
 TEST(HttpParser, HostIsTrimmedBeforeValidation) {
@@ -590,15 +562,14 @@ TEST_P(HttpParserEarly, Status) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, HttpParserEarly,
-    ::testing::Values(
-        EarlyCase{"http09_crlf", "GET /x\r\n", 400}, EarlyCase{"http09_lf", "GET /x\n", 400},
-        EarlyCase{"http09_then_field", "GET /x\r\nHost: h\r\n", 400},
-        EarlyCase{"empty_line", "\r\n", 400}, EarlyCase{"bad_method", "G(T / HTTP/1.1\r\n", 400},
-        EarlyCase{"http2", "GET / HTTP/2.0\r\n", 505},
-        EarlyCase{"line_too_long", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n", 414},
-        EarlyCase{"line_without_lf", "GET /x", 0}, EarlyCase{"line_before_lf", "GET /x\r", 0},
-        EarlyCase{"good_line", "GET /x HTTP/1.1\r\n", 0},
-        EarlyCase{"good_line_and_field", "GET /x HTTP/1.1\r\nHost: h\r\n", 0}),
+    ::testing::Values(EarlyCase{"http09_crlf", "GET /x\r\n", 400}, EarlyCase{"http09_lf", "GET /x\n", 400},
+                      EarlyCase{"http09_then_field", "GET /x\r\nHost: h\r\n", 400},
+                      EarlyCase{"empty_line", "\r\n", 400}, EarlyCase{"bad_method", "G(T / HTTP/1.1\r\n", 400},
+                      EarlyCase{"http2", "GET / HTTP/2.0\r\n", 505},
+                      EarlyCase{"line_too_long", "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n", 414},
+                      EarlyCase{"line_without_lf", "GET /x", 0}, EarlyCase{"line_before_lf", "GET /x\r", 0},
+                      EarlyCase{"good_line", "GET /x HTTP/1.1\r\n", 0},
+                      EarlyCase{"good_line_and_field", "GET /x HTTP/1.1\r\nHost: h\r\n", 0}),
     [](const ::testing::TestParamInfo<EarlyCase>& i) { return std::string(i.param.name); });
 
 TEST(HttpParser, Http09LineFailsOnTheByteThatCompletesIt) {
@@ -728,13 +699,12 @@ TEST_P(HttpMethod, FromAndName) {
   EXPECT_EQ(method_name(c.method), c.name);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, HttpMethod,
-    ::testing::Values(MethodCase{"GET", Method::Get}, MethodCase{"HEAD", Method::Head},
-                      MethodCase{"POST", Method::Post}, MethodCase{"PUT", Method::Put},
-                      MethodCase{"DELETE", Method::Delete}, MethodCase{"OPTIONS", Method::Options},
-                      MethodCase{"PATCH", Method::Patch}, MethodCase{"TRACE", Method::Trace},
-                      MethodCase{"CONNECT", Method::Connect}));
+INSTANTIATE_TEST_SUITE_P(Cases, HttpMethod,
+                         ::testing::Values(MethodCase{"GET", Method::Get}, MethodCase{"HEAD", Method::Head},
+                                           MethodCase{"POST", Method::Post}, MethodCase{"PUT", Method::Put},
+                                           MethodCase{"DELETE", Method::Delete}, MethodCase{"OPTIONS", Method::Options},
+                                           MethodCase{"PATCH", Method::Patch}, MethodCase{"TRACE", Method::Trace},
+                                           MethodCase{"CONNECT", Method::Connect}));
 
 TEST(HttpMethod, UnknownNames) {
   EXPECT_EQ(method_from("BREW"), Method::Unknown);

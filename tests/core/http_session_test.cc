@@ -3,13 +3,12 @@
 #include "core/http_session.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace ringwire::core {
 namespace {
@@ -57,8 +56,9 @@ class HttpSessionTest : public ::testing::Test {
 
 TEST_F(HttpSessionTest, EmptyLinesBeforeARequestAreIgnored) {
   size_t used = 0;
-  EXPECT_EQ(feed("\r\n\r\nGET /page.html HTTP/1.1\r\nHost: x\r\n\r\n\nGET /page.html HTTP/1.1\r\nHost: x\r\n\r\n", &used),
-            "200 200");
+  EXPECT_EQ(
+      feed("\r\n\r\nGET /page.html HTTP/1.1\r\nHost: x\r\n\r\n\nGET /page.html HTTP/1.1\r\nHost: x\r\n\r\n", &used),
+      "200 200");
   EXPECT_FALSE(session_.closing());
   // A lone CRLF is consumed, not held as the start of a head.
   EXPECT_EQ(feed("\r\n", &used), "");

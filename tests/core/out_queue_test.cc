@@ -1,12 +1,11 @@
 #include "core/out_queue.h"
 
+#include <gtest/gtest.h>
 #include <sys/uio.h>
 
 #include <cstring>
 #include <memory>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace ringwire::core {
 namespace {

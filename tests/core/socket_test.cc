@@ -1,10 +1,9 @@
 #include "core/socket.h"
 
+#include <gtest/gtest.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-
-#include <gtest/gtest.h>
 
 namespace ringwire::core {
 namespace {

@@ -28,8 +28,7 @@ class StaticHandlerTest : public ::testing::Test {
     put("docs/index.html", "docs\n");
     put("big.bin", std::string(100 * 1024, 'z'));
     root_.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    handler_ =
-        std::make_unique<StaticHandler>(root_.get(), CacheLimits{64 * 1024, 16, 1 << 20}, clock_);
+    handler_ = std::make_unique<StaticHandler>(root_.get(), CacheLimits{64 * 1024, 16, 1 << 20}, clock_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
@@ -47,8 +46,7 @@ class StaticHandlerTest : public ::testing::Test {
   }
 
   // Parses `raw` and queues the handler's answer into `out`.
-  ResponseInfo serve_into(const std::string& raw, OutQueue& out,
-                          ConnectionMode mode = ConnectionMode::Default) {
+  ResponseInfo serve_into(const std::string& raw, OutQueue& out, ConnectionMode mode = ConnectionMode::Default) {
     http::Request req;
     EXPECT_EQ(http::parse_request(raw, req).status, http::ParseStatus::Complete);
     return handler_->serve(req, mode, out);
@@ -92,8 +90,7 @@ TEST_F(StaticHandlerTest, CachedHitIsOneSegmentWithWholeResponse) {
 }
 
 TEST_F(StaticHandlerTest, ConnectionModesAndHead) {
-  std::string close =
-      serve("GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n", nullptr, ConnectionMode::Close);
+  std::string close = serve("GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n", nullptr, ConnectionMode::Close);
   EXPECT_NE(close.find("Connection: close\r\n\r\n<p>hi</p>\n"), std::string::npos);
   std::string ka = serve("GET /page.html HTTP/1.0\r\n\r\n", nullptr, ConnectionMode::KeepAlive);
   EXPECT_NE(ka.find("Connection: keep-alive\r\n\r\n<p>hi</p>\n"), std::string::npos);
@@ -120,8 +117,7 @@ TEST_F(StaticHandlerTest, ConditionalRangeAndErrors) {
   ResponseInfo info;
   serve("GET /page.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + etag + "\r\n\r\n", &info);
   EXPECT_EQ(info.status, 304);
-  serve("GET /page.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: W/" + etag + ", \"other\"\r\n\r\n",
-        &info);
+  serve("GET /page.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: W/" + etag + ", \"other\"\r\n\r\n", &info);
   EXPECT_EQ(info.status, 304);
   serve(
       "GET /page.html HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Fri, 01 Jan 2100 00:00:00 "
@@ -163,8 +159,7 @@ struct PreconditionCase {
   const char* method = "GET";
 };
 
-class StaticHandlerPrecondition : public StaticHandlerTest,
-                                  public ::testing::WithParamInterface<PreconditionCase> {};
+class StaticHandlerPrecondition : public StaticHandlerTest, public ::testing::WithParamInterface<PreconditionCase> {};
 
 TEST_P(StaticHandlerPrecondition, Status) {
   const PreconditionCase& c = GetParam();
@@ -173,11 +168,9 @@ TEST_P(StaticHandlerPrecondition, Status) {
   ASSERT_NE(at, std::string::npos);
   std::string etag = first.substr(at + 6, first.find("\r\n", at) - at - 6);
   std::string fields = c.fields;
-  for (size_t pos; (pos = fields.find("{etag}")) != std::string::npos;)
-    fields.replace(pos, 6, etag);
+  for (size_t pos; (pos = fields.find("{etag}")) != std::string::npos;) fields.replace(pos, 6, etag);
   ResponseInfo info;
-  std::string got =
-      serve(std::string(c.method) + " /page.html HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n", &info);
+  std::string got = serve(std::string(c.method) + " /page.html HTTP/1.1\r\nHost: x\r\n" + fields + "\r\n", &info);
   EXPECT_EQ(info.status, c.status) << got;
   EXPECT_TRUE(got.starts_with("HTTP/1.1 " + std::to_string(c.status) + " ")) << got;
   if (c.status == 412) {
@@ -210,30 +203,24 @@ INSTANTIATE_TEST_SUITE_P(
         PreconditionCase{"if_match_star", line("If-Match", "*"), 200},
         PreconditionCase{"if_match_unquoted", line("If-Match", "garbage"), 412},
         PreconditionCase{"if_match_head", line("If-Match", "\"other\""), 412, "HEAD"},
-        PreconditionCase{"if_match_other_with_range",
-                         line("If-Match", "\"other\"") + line("Range", "bytes=0-1"), 412},
-        PreconditionCase{"if_match_same_with_range",
-                         line("If-Match", "{etag}") + line("Range", "bytes=0-1"), 206},
+        PreconditionCase{"if_match_other_with_range", line("If-Match", "\"other\"") + line("Range", "bytes=0-1"), 412},
+        PreconditionCase{"if_match_same_with_range", line("If-Match", "{etag}") + line("Range", "bytes=0-1"), 206},
         PreconditionCase{"if_match_before_if_none_match",
                          line("If-Match", "\"other\"") + line("If-None-Match", "{etag}"), 412},
-        PreconditionCase{"if_match_then_if_none_match",
-                         line("If-Match", "{etag}") + line("If-None-Match", "{etag}"), 304},
+        PreconditionCase{"if_match_then_if_none_match", line("If-Match", "{etag}") + line("If-None-Match", "{etag}"),
+                         304},
         // If-Unmodified-Since is not looked at when If-Match is present.
-        PreconditionCase{"if_match_hides_ius",
-                         line("If-Match", "{etag}") + line("If-Unmodified-Since", kPast), 200},
+        PreconditionCase{"if_match_hides_ius", line("If-Match", "{etag}") + line("If-Unmodified-Since", kPast), 200},
         PreconditionCase{"ius_past", line("If-Unmodified-Since", kPast), 412},
         PreconditionCase{"ius_future", line("If-Unmodified-Since", kFuture), 200},
         PreconditionCase{"ius_invalid_ignored", line("If-Unmodified-Since", "yesterday"), 200},
-        PreconditionCase{"ius_past_with_range",
-                         line("If-Unmodified-Since", kPast) + line("Range", "bytes=0-1"), 412},
-        PreconditionCase{"ius_future_with_range",
-                         line("If-Unmodified-Since", kFuture) + line("Range", "bytes=0-1"), 206},
-        PreconditionCase{"ius_before_ims",
-                         line("If-Unmodified-Since", kPast) + line("If-Modified-Since", kFuture),
+        PreconditionCase{"ius_past_with_range", line("If-Unmodified-Since", kPast) + line("Range", "bytes=0-1"), 412},
+        PreconditionCase{"ius_future_with_range", line("If-Unmodified-Since", kFuture) + line("Range", "bytes=0-1"),
+                         206},
+        PreconditionCase{"ius_before_ims", line("If-Unmodified-Since", kPast) + line("If-Modified-Since", kFuture),
                          412},
         PreconditionCase{"ius_then_if_none_match",
-                         line("If-Unmodified-Since", kFuture) + line("If-None-Match", "{etag}"),
-                         304},
+                         line("If-Unmodified-Since", kFuture) + line("If-None-Match", "{etag}"), 304},
         // If-None-Match compares weakly.
         PreconditionCase{"inm_same", line("If-None-Match", "{etag}"), 304},
         PreconditionCase{"inm_weak", line("If-None-Match", "W/{etag}"), 304},
@@ -242,14 +229,10 @@ INSTANTIATE_TEST_SUITE_P(
         PreconditionCase{"inm_tag_holding_ours", line("If-None-Match", "\"x{etag}\""), 200},
         PreconditionCase{"inm_other", line("If-None-Match", "\"other\""), 200},
         PreconditionCase{"inm_star", line("If-None-Match", "*"), 304},
-        PreconditionCase{"inm_hides_ims",
-                         line("If-None-Match", "\"other\"") + line("If-Modified-Since", kFuture),
-                         200},
+        PreconditionCase{"inm_hides_ims", line("If-None-Match", "\"other\"") + line("If-Modified-Since", kFuture), 200},
         // If-Range compares strongly: a weak tag sends the whole file.
-        PreconditionCase{"if_range_same", line("If-Range", "{etag}") + line("Range", "bytes=0-1"),
-                         206},
-        PreconditionCase{"if_range_weak", line("If-Range", "W/{etag}") + line("Range", "bytes=0-1"),
-                         200}),
+        PreconditionCase{"if_range_same", line("If-Range", "{etag}") + line("Range", "bytes=0-1"), 206},
+        PreconditionCase{"if_range_weak", line("If-Range", "W/{etag}") + line("Range", "bytes=0-1"), 200}),
     [](const ::testing::TestParamInfo<PreconditionCase>& i) { return std::string(i.param.name); });
 
 // ---------------------------------------------------------------------------
@@ -299,8 +282,7 @@ TEST_F(StaticHandlerTest, RedirectLocationCannotInjectHeaders) {
   ResponseInfo info;
   std::string moved = serve("GET /a%0D%0ASet-Cookie:%20x=1 HTTP/1.1\r\nHost: x\r\n\r\n", &info);
   EXPECT_EQ(info.status, 301);
-  EXPECT_NE(moved.find("\r\nLocation: /a%0D%0ASet-Cookie%3A%20x%3D1/\r\n"), std::string::npos)
-      << moved;
+  EXPECT_NE(moved.find("\r\nLocation: /a%0D%0ASet-Cookie%3A%20x%3D1/\r\n"), std::string::npos) << moved;
   EXPECT_EQ(moved.find("\r\nSet-Cookie"), std::string::npos) << moved;
 }
 

@@ -4,6 +4,7 @@
 // supervision (a dead worker replaced) and queueing (more clients than
 // workers wait their turn). The behaviour they share with the event engines
 // runs in the engine-parameterized suites.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,8 +17,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "harness.h"
 

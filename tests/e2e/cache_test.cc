@@ -15,7 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace ringwire::test;
 
-
 class CacheTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {

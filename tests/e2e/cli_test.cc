@@ -1,8 +1,8 @@
 // The command line: what it refuses, with a clear message and a non-zero
 // exit, before anything listens.
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "harness.h"
 
@@ -26,8 +26,7 @@ std::string ringwire(const std::string& args, int& status) {
 TEST(CliTest, BlockingEnginesAreRefusedForTheBalancer) {
   for (const char* engine : {"threads", "prefork"}) {
     int status = 0;
-    std::string out =
-        ringwire(std::string("lb --listen 127.0.0.1:0 --backend 127.0.0.1:1 --engine ") + engine, status);
+    std::string out = ringwire(std::string("lb --listen 127.0.0.1:0 --backend 127.0.0.1:1 --engine ") + engine, status);
     EXPECT_EQ(status, 2) << out;
     EXPECT_NE(out.find(std::string("engine '") + engine + "' serves HTTP only"), std::string::npos) << out;
   }
@@ -56,8 +55,8 @@ TEST(CliTest, HelpSaysWhatIsBuilt) {
   EXPECT_NE(out.find("lb"), std::string::npos) << out;
   out = ringwire("lb --help", status);
   EXPECT_EQ(status, 0) << out;
-  for (const char* option : {"--backend", "--backends", "--policy", "--connect-timeout", "--health-interval",
-                             "--rise", "--fall", "--log-connections"})
+  for (const char* option : {"--backend", "--backends", "--policy", "--connect-timeout", "--health-interval", "--rise",
+                             "--fall", "--log-connections"})
     EXPECT_NE(out.find(option), std::string::npos) << option;
 }
 

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -23,8 +24,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace ringwire::test {
 
@@ -61,7 +60,10 @@ class Server {
   }
 
   Server(Server&& o) noexcept
-      : pid_(std::exchange(o.pid_, -1)), err_(std::exchange(o.err_, -1)), port_(o.port_), status_(o.status_),
+      : pid_(std::exchange(o.pid_, -1)),
+        err_(std::exchange(o.err_, -1)),
+        port_(o.port_),
+        status_(o.status_),
         log_(std::move(o.log_)) {}
 
   // Runs `args` (argv, the binary first) and waits for its "listening on" line.
@@ -99,15 +101,12 @@ class Server {
 
   static std::vector<std::string> serve_args(const std::string& engine, const std::string& root,
                                              std::vector<std::string> extra) {
-    std::vector<std::string> args = {RINGWIRE_BINARY, "serve",  "--listen",
-                                     "127.0.0.1:0",   "--root", root};
+    std::vector<std::string> args = {RINGWIRE_BINARY, "serve", "--listen", "127.0.0.1:0", "--root", root};
     // `--workers 2` and `--log-level info` are defaults that `extra` may replace
     // (the CLI refuses an option given twice).
-    const std::pair<const char*, const char*> defaults[] = {{"--workers", "2"},
-                                                            {"--log-level", "info"}};
+    const std::pair<const char*, const char*> defaults[] = {{"--workers", "2"}, {"--log-level", "info"}};
     for (auto [option, value] : defaults) {
-      if (std::find(extra.begin(), extra.end(), option) == extra.end())
-        args.insert(args.end(), {option, value});
+      if (std::find(extra.begin(), extra.end(), option) == extra.end()) args.insert(args.end(), {option, value});
     }
     if (!engine.empty()) args.insert(args.begin() + 2, {"--engine", engine});
     args.insert(args.end(), extra.begin(), extra.end());
@@ -271,7 +270,9 @@ inline constexpr const char* kServeEngines[] = {"reactor", "uring", "threads", "
 struct EngineName {
   std::string operator()(const ::testing::TestParamInfo<const char*>& info) const { return info.param; }
 };
-inline bool is_blocking_engine(const std::string& engine) { return engine == "threads" || engine == "prefork"; }
+inline bool is_blocking_engine(const std::string& engine) {
+  return engine == "threads" || engine == "prefork";
+}
 
 inline constexpr char kPage[] = "<html><body>small</body></html>\n";
 inline constexpr char kGetPage[] = "GET /page.html HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -289,9 +290,7 @@ class DocrootTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(root_); }
 
-  static void write(const std::filesystem::path& p, const std::string& s) {
-    std::ofstream(p, std::ios::binary) << s;
-  }
+  static void write(const std::filesystem::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
   std::string www() const { return (root_ / "www").string(); }
 
   std::filesystem::path root_;
@@ -369,8 +368,7 @@ inline bool exited_within(pid_t pid, std::chrono::milliseconds limit) {
 
 inline size_t count(const std::string& haystack, const std::string& needle) {
   size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1)) {
+  for (size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) {
     ++n;
   }
   return n;

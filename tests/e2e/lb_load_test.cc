@@ -96,8 +96,7 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds lim
 size_t open_fds(pid_t pid) {
   size_t n = 0;
   std::error_code ec;
-  for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end;
-       it.increment(ec))
+  for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end; !ec && it != end; it.increment(ec))
     ++n;
   return n;
 }
@@ -290,8 +289,7 @@ char greeting_via(int lb_port, int* fd_out = nullptr, uint32_t source = 0) {
   timeval tv{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   char who = '?';
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || recv(fd, &who, 1, 0) != 1)
-    who = '?';
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || recv(fd, &who, 1, 0) != 1) who = '?';
   if (fd_out)
     *fd_out = fd;
   else
@@ -318,8 +316,7 @@ class LbLoadTest : public ::testing::TestWithParam<const char*> {
   // `n` `ringwire serve` backends, one worker each.
   void start_web_backends(int n) {
     for (int i = 0; i < n; ++i)
-      web_.push_back(std::make_unique<Server>(GetParam(), docroot(i),
-                                              std::vector<std::string>{"--workers", "1"}));
+      web_.push_back(std::make_unique<Server>(GetParam(), docroot(i), std::vector<std::string>{"--workers", "1"}));
   }
   std::vector<std::string> web_backend_args() const {
     std::vector<std::string> args;
@@ -341,8 +338,8 @@ class LbLoadTest : public ::testing::TestWithParam<const char*> {
 // in only at one unpredictable moment. Other pipes are left alone: the
 // sanitizers' runtime makes its own (flags 0) to probe memory.
 void fail_pool_pipes_with_emfile() {
-  constexpr uint32_t kFlagsLow = offsetof(seccomp_data, args) + sizeof(uint64_t) +
-                                 (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0);
+  constexpr uint32_t kFlagsLow =
+      offsetof(seccomp_data, args) + sizeof(uint64_t) + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0);
   sock_filter filter[] = {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_pipe2, 0, 3),
@@ -352,8 +349,7 @@ void fail_pool_pipes_with_emfile() {
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   sock_fprog prog{static_cast<unsigned short>(std::size(filter)), filter};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-      syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
     _exit(126);
 }
 
@@ -451,8 +447,7 @@ void echo_at_once(const char* engine, bool no_pipes) {
         c.ok = n == 0 && c.got == kBytes && c.shut;
         return;
       }
-      if (c.got + static_cast<size_t>(n) > kBytes ||
-          memcmp(buf.data(), mine + c.got, static_cast<size_t>(n)) != 0) {
+      if (c.got + static_cast<size_t>(n) > kBytes || memcmp(buf.data(), mine + c.got, static_cast<size_t>(n)) != 0) {
         c.done = true;
         return;
       }
@@ -475,8 +470,7 @@ void echo_at_once(const char* engine, bool no_pipes) {
         close(clients[i].fd);
       }
     }
-    if (!reading &&
-        (sent_all + finished >= kConns || std::chrono::steady_clock::now() - last_send > 1s)) {
+    if (!reading && (sent_all + finished >= kConns || std::chrono::steady_clock::now() - last_send > 1s)) {
       reading = true;  // edges already reported were ignored: drive every client once
       for (int i = 0; i < kConns; ++i) {
         if (clients[i].done) continue;
@@ -504,8 +498,7 @@ void echo_at_once(const char* engine, bool no_pipes) {
     if (c.ok) {
       ++ok;
     } else if (failures.size() < 400) {
-      failures += " #" + std::to_string(i) + " sent " + std::to_string(c.sent) + " got " +
-                  std::to_string(c.got);
+      failures += " #" + std::to_string(i) + " sent " + std::to_string(c.sent) + " got " + std::to_string(c.got);
     }
   }
   EXPECT_EQ(ok, kConns) << "failed:" << failures << "\n" << lb.log().substr(0, 2000);
@@ -548,8 +541,7 @@ TEST_P(LbLoadTest, FourThousandConcurrentRelaysCopyWhenNoPipeCanBeMade) {
 TEST_P(LbLoadTest, AClientThatStopsReadingKeepsTheBalancerSmall) {
   constexpr size_t kTotal = size_t{200} << 20;
   Streamer streamer(kTotal);
-  Server lb = Server::lb(GetParam(),
-                         {"--backend", backend_arg(streamer.port()), "--health-interval", "60"});
+  Server lb = Server::lb(GetParam(), {"--backend", backend_arg(streamer.port()), "--health-interval", "60"});
   std::this_thread::sleep_for(100ms);  // the first health probe comes and goes
   int fd = connect_to(lb.port());
   ASSERT_GE(fd, 0);
@@ -577,8 +569,8 @@ TEST_P(LbLoadTest, AClientThatStopsReadingKeepsTheBalancerSmall) {
 // with fewer active relays; relays that end are no longer counted.
 TEST_P(LbLoadTest, LeastConnPrefersTheLessBusyBackend) {
   EpollEcho a("A"), b("B");
-  Server lb = Server::lb(GetParam(), {"--policy", "leastconn", "--backend", backend_arg(a.port()),
-                                      "--backend", backend_arg(b.port())});
+  Server lb = Server::lb(
+      GetParam(), {"--policy", "leastconn", "--backend", backend_arg(a.port()), "--backend", backend_arg(b.port())});
   std::map<char, std::vector<int>> held;
   auto hold = [&] {
     int fd = -1;
@@ -630,14 +622,12 @@ TEST_P(LbLoadTest, MaglevIsStickyAndMovesOnlyTheRemovedBackendsClients) {
   const std::string first = round();
   ASSERT_EQ(first.find_first_not_of("0123"), std::string::npos) << first;
   EXPECT_EQ(round(), first) << "the same source address, the same backend";
-  for (char id : std::string("0123"))
-    EXPECT_NE(first.find(id), std::string::npos) << "backend " << id << " unused";
+  for (char id : std::string("0123")) EXPECT_NE(first.find(id), std::string::npos) << "backend " << id << " unused";
 
   const char gone = first[0];
   backends[gone - '0']->stop();
   const std::string down = "backend " + backend_arg(backends[gone - '0']->port()) + " is down";
-  ASSERT_TRUE(wait_until([&] { return lb.log().find(down) != std::string::npos; }, 3000ms))
-      << lb.log();
+  ASSERT_TRUE(wait_until([&] { return lb.log().find(down) != std::string::npos; }, 3000ms)) << lb.log();
   const std::string after = round();
   int moved = 0, others = 0, others_moved = 0;
   for (int i = 0; i < kClients; ++i) {
@@ -651,8 +641,7 @@ TEST_P(LbLoadTest, MaglevIsStickyAndMovesOnlyTheRemovedBackendsClients) {
     }
   }
   EXPECT_GT(moved, 0);
-  EXPECT_LE(others_moved, 2) << others_moved << " of " << others
-                             << " clients of live backends moved\n"
+  EXPECT_LE(others_moved, 2) << others_moved << " of " << others << " clients of live backends moved\n"
                              << first << "\n"
                              << after;
   EXPECT_EQ(round(), after) << "sticky again after the change";
@@ -725,27 +714,22 @@ TEST_P(LbLoadTest, ABackendKilledUnderLoadFailsNoNewConnection) {
 TEST_P(LbLoadTest, HealthChecksTakeABackendDownAndBringItBack) {
   start_web_backends(2);
   const int port1 = web_[1]->port();
-  Server lb = Server::lb(
-      GetParam(), {"--backend", backend_arg(web_[0]->port()), "--backend", backend_arg(port1),
-                   "--health-interval", "0.1", "--rise", "2", "--fall", "2"});
+  Server lb = Server::lb(GetParam(), {"--backend", backend_arg(web_[0]->port()), "--backend", backend_arg(port1),
+                                      "--health-interval", "0.1", "--rise", "2", "--fall", "2"});
   std::map<std::string, int> hits;
   for (int i = 0; i < 4; ++i) ++hits[who(lb.port())];
   EXPECT_EQ(hits["backend 1"], 2);
 
   web_[1]->stop();
   const std::string name = "backend " + backend_arg(port1);
-  ASSERT_TRUE(
-      wait_until([&] { return lb.log().find(name + " is down") != std::string::npos; }, 3000ms))
-      << lb.log();
+  ASSERT_TRUE(wait_until([&] { return lb.log().find(name + " is down") != std::string::npos; }, 3000ms)) << lb.log();
   for (int i = 0; i < 4; ++i) EXPECT_EQ(who(lb.port()), "backend 0") << i;
 
-  web_[1] = std::make_unique<Server>(
-      std::vector<std::string>{RINGWIRE_BINARY, "serve", "--engine", GetParam(), "--listen",
-                               backend_arg(port1), "--root", docroot(1), "--workers", "1"},
-      std::function<void()>{});
-  ASSERT_TRUE(
-      wait_until([&] { return lb.log().find(name + " is up") != std::string::npos; }, 3000ms))
-      << lb.log();
+  web_[1] =
+      std::make_unique<Server>(std::vector<std::string>{RINGWIRE_BINARY, "serve", "--engine", GetParam(), "--listen",
+                                                        backend_arg(port1), "--root", docroot(1), "--workers", "1"},
+                               std::function<void()>{});
+  ASSERT_TRUE(wait_until([&] { return lb.log().find(name + " is up") != std::string::npos; }, 3000ms)) << lb.log();
   hits.clear();
   for (int i = 0; i < 10; ++i) ++hits[who(lb.port())];
   EXPECT_GE(hits["backend 1"], 4) << hits["backend 0"];
@@ -771,8 +755,7 @@ class NetnsProcess {
     close(fds[1]);
     err_ = fds[0];
     auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (log_.find("listening on") == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline) {
+    while (log_.find("listening on") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
       pollfd p{err_, POLLIN, 0};
       if (poll(&p, 1, 100) <= 0) continue;
       char buf[4096];
@@ -816,8 +799,8 @@ TEST_P(LbLoadTest, BackendsInOtherNetworkNamespaces) {
   const std::string ip = fs::exists("/usr/sbin/ip") ? "/usr/sbin/ip" : "/bin/ip";
   if (!fs::exists(ip)) GTEST_SKIP() << "iproute2's ip is not installed";
   const std::string tag = std::to_string(getpid());
-  const std::string probe = run_command(ip + " netns add rwprobe" + tag + " && " + ip +
-                                        " netns del rwprobe" + tag + " && echo netns-ok");
+  const std::string probe =
+      run_command(ip + " netns add rwprobe" + tag + " && " + ip + " netns del rwprobe" + tag + " && echo netns-ok");
   if (probe.find("netns-ok") == std::string::npos)
     GTEST_SKIP() << "cannot create network namespaces here (needs root / CAP_SYS_ADMIN): " << probe;
 
@@ -828,23 +811,21 @@ TEST_P(LbLoadTest, BackendsInOtherNetworkNamespaces) {
   std::vector<std::string> lb_args;
   for (int i = 0; i < 2; ++i) {
     const std::string name = "rw" + tag + (i ? "b" : "a");
-    const std::string host_end = "rwv" + tag + (i ? "b" : "a"),
-                      ns_end = "rwp" + tag + (i ? "b" : "a");
+    const std::string host_end = "rwv" + tag + (i ? "b" : "a"), ns_end = "rwp" + tag + (i ? "b" : "a");
     const std::string net = "10.77." + std::to_string(base + i);
     ns.names.push_back(name);
     ASSERT_EQ(run_command(ip + " netns add " + name), "");
     ns.veths.push_back(host_end);
     const std::string in_ns = ip + " netns exec " + name + " " + ip;
     std::string out =
-        run_command(ip + " link add " + host_end + " type veth peer name " + ns_end + " && " + ip +
-                    " link set " + ns_end + " netns " + name + " && " + ip + " addr add " + net +
-                    ".1/24 dev " + host_end + " && " + ip + " link set " + host_end + " up && " +
-                    in_ns + " addr add " + net + ".2/24 dev " + ns_end + " && " + in_ns +
-                    " link set " + ns_end + " up && " + in_ns + " link set lo up && echo setup-ok");
+        run_command(ip + " link add " + host_end + " type veth peer name " + ns_end + " && " + ip + " link set " +
+                    ns_end + " netns " + name + " && " + ip + " addr add " + net + ".1/24 dev " + host_end + " && " +
+                    ip + " link set " + host_end + " up && " + in_ns + " addr add " + net + ".2/24 dev " + ns_end +
+                    " && " + in_ns + " link set " + ns_end + " up && " + in_ns + " link set lo up && echo setup-ok");
     ASSERT_NE(out.find("setup-ok"), std::string::npos) << out;
-    servers.push_back(std::make_unique<NetnsProcess>(std::vector<std::string>{
-        ip, "netns", "exec", name, RINGWIRE_BINARY, "serve", "--engine", GetParam(), "--listen",
-        net + ".2:8080", "--root", docroot(i), "--workers", "1"}));
+    servers.push_back(std::make_unique<NetnsProcess>(
+        std::vector<std::string>{ip, "netns", "exec", name, RINGWIRE_BINARY, "serve", "--engine", GetParam(),
+                                 "--listen", net + ".2:8080", "--root", docroot(i), "--workers", "1"}));
     ASSERT_TRUE(servers.back()->listening()) << servers.back()->log();
     lb_args.insert(lb_args.end(), {"--backend", net + ".2:8080"});
   }

@@ -2,6 +2,7 @@
 // ways at once, half-close and resets carried across, round robin over four
 // real `ringwire serve` backends, dead and blackholed backends skipped, the
 // log lines, SIGHUP reload, a graceful stop, and the command line's errors.
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -18,8 +19,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "harness.h"
 
@@ -132,7 +131,9 @@ class EchoServer {
   std::vector<std::thread> conns_;
 };
 
-std::string backend_arg(int port) { return "127.0.0.1:" + std::to_string(port); }
+std::string backend_arg(int port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
 
 // The n-th byte of a reproducible pseudo-random stream.
 struct Stream {
@@ -317,9 +318,9 @@ TEST_P(LbTest, DeadAndBlackholedBackendsAreSkipped) {
     fillers.push_back(f);
   }
   std::this_thread::sleep_for(100ms);
-  Server lb = Server::lb(GetParam(), {"--backend", backend_arg(dead_port()), "--backend", backend_arg(hole_port),
-                                      "--backend", backend_arg(web_[0]->port()), "--connect-timeout", "0.2",
-                                      "--health-interval", "60"});
+  Server lb =
+      Server::lb(GetParam(), {"--backend", backend_arg(dead_port()), "--backend", backend_arg(hole_port), "--backend",
+                              backend_arg(web_[0]->port()), "--connect-timeout", "0.2", "--health-interval", "60"});
   for (int i = 0; i < 6; ++i) {
     auto start = std::chrono::steady_clock::now();
     Response r = request(lb.port(), "GET /who.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

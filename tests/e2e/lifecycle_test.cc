@@ -1,5 +1,6 @@
 // A connection's life on every engine: --max-conns holding clients back,
 // the header, body and idle timeouts, and a graceful stop with work in flight.
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,8 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "harness.h"
 
 namespace {
@@ -27,7 +26,8 @@ using namespace ringwire::test;
 class LifecycleTest : public DocrootTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(LifecycleTest, MaxConnsHoldsTheNextClientUntilOneCloses) {
-  if (std::string(GetParam()) == "prefork") GTEST_SKIP() << "--max-conns does not apply to prefork: the pool size (--workers) is its limit";
+  if (std::string(GetParam()) == "prefork")
+    GTEST_SKIP() << "--max-conns does not apply to prefork: the pool size (--workers) is its limit";
   Server s(GetParam(), www(), {"--workers", "1", "--max-conns", "2"});
   int a = connect_to(s.port());
   int b = connect_to(s.port());
@@ -57,7 +57,9 @@ TEST_P(LifecycleTest, MaxConnsHoldsTheNextClientUntilOneCloses) {
 }
 
 TEST_P(LifecycleTest, StopWithConnectionsOpen) {
-  if (std::string(GetParam()) == "prefork") GTEST_SKIP() << "50 open keep-alive connections on 2 prefork workers queue in the backlog: most never reach a worker";
+  if (std::string(GetParam()) == "prefork")
+    GTEST_SKIP()
+        << "50 open keep-alive connections on 2 prefork workers queue in the backlog: most never reach a worker";
   // On loopback the server's send buffer grows to about 3 MiB, which would
   // swallow big.bin whole; 8 MiB keeps the response in flight at the stop.
   // Its bytes are pseudo-random, so a lost or repeated piece cannot go unseen.
@@ -214,9 +216,12 @@ TEST_P(LifecycleTest, MaxConnsNeverResetsAWaitingClient) {
         char buf[4096];
         ssize_t n;
         while ((n = recv(fd, buf, sizeof buf, 0)) > 0) got.append(buf, n);
-        if (n < 0) failures[i] = std::string("recv: ") + strerror(errno);
-        else if (!got.starts_with("HTTP/1.1 200") || !got.ends_with(kPage)) failures[i] = "bad answer: " + got;
-        else ++ok;
+        if (n < 0)
+          failures[i] = std::string("recv: ") + strerror(errno);
+        else if (!got.starts_with("HTTP/1.1 200") || !got.ends_with(kPage))
+          failures[i] = "bad answer: " + got;
+        else
+          ++ok;
       }
       close(fd);
     });
@@ -228,7 +233,8 @@ TEST_P(LifecycleTest, MaxConnsNeverResetsAWaitingClient) {
 
 // --max-conns is a total over all workers, not a per-worker share.
 TEST_P(LifecycleTest, MaxConnsIsATotalOverWorkers) {
-  if (std::string(GetParam()) == "prefork") GTEST_SKIP() << "--max-conns does not apply to prefork: the pool size (--workers) is its limit";
+  if (std::string(GetParam()) == "prefork")
+    GTEST_SKIP() << "--max-conns does not apply to prefork: the pool size (--workers) is its limit";
   Server s(GetParam(), www(), {"--workers", "4", "--max-conns", "2"});
   std::vector<int> held;
   for (int i = 0; i < 2; ++i) {

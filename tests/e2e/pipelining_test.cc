@@ -2,6 +2,7 @@
 // time, heads straddling receive buffers, long pipelined bursts, bursts
 // whose answers fill the output queue, a client that half-closes after
 // pipelining, and a client that never stops pipelining.
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,8 +15,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "harness.h"
 
@@ -72,14 +71,9 @@ TEST_P(PipeliningTest, FiveThousandPipelinedRequestsInOrder) {
   std::string burst;
   for (int i = 0; i < kRequests; ++i) {
     switch (i % 3) {
-      case 0:
-        burst += kGetPage;
-        break;
-      case 1:
-        burst += "HEAD /page.html HTTP/1.1\r\nHost: x\r\n\r\n";
-        break;
-      default:
-        burst += "GET /missing-" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
+      case 0: burst += kGetPage; break;
+      case 1: burst += "HEAD /page.html HTTP/1.1\r\nHost: x\r\n\r\n"; break;
+      default: burst += "GET /missing-" + std::to_string(i) + " HTTP/1.1\r\nHost: x\r\n\r\n";
     }
   }
   // The burst is written in one go while this thread reads: a client that
@@ -180,7 +174,9 @@ TEST_P(PipeliningTest, HalfClosedClientGetsEveryAnswer) {
 // reading its answers held the worker: other clients waited for seconds, and
 // a stop was not noticed. Work per readiness event is bounded now.
 TEST_P(PipeliningTest, NonstopPipeliningClientDoesNotStarveOthers) {
-  if (std::string(GetParam()) == "prefork") GTEST_SKIP() << "a prefork worker serves one connection at a time, to its end: another client waits for a free worker by design";
+  if (std::string(GetParam()) == "prefork")
+    GTEST_SKIP() << "a prefork worker serves one connection at a time, to its end: another client waits for a free "
+                    "worker by design";
   Server s(GetParam(), www(), {"--workers", "1"});
   int flood = connect_to(s.port());
   ASSERT_GE(flood, 0);

@@ -34,9 +34,7 @@ class ProtocolTest : public ::testing::TestWithParam<const char*> {
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  static void write(const fs::path& p, const std::string& s) {
-    std::ofstream(p, std::ios::binary) << s;
-  }
+  static void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
   std::string www() const { return (root_ / "www").string(); }
 
   // The ETag the server gives `path`.
@@ -49,8 +47,7 @@ class ProtocolTest : public ::testing::TestWithParam<const char*> {
 
   // Sends `raw` and reads until the server closes. The time it took tells a
   // close by the server from the client's 10 s receive timeout.
-  static std::string exchange_until_close(int port, const std::string& raw,
-                                          std::chrono::steady_clock::duration* took) {
+  static std::string exchange_until_close(int port, const std::string& raw, std::chrono::steady_clock::duration* took) {
     int fd = connect_to(port);
     EXPECT_GE(fd, 0);
     auto start = std::chrono::steady_clock::now();
@@ -67,11 +64,11 @@ class ProtocolTest : public ::testing::TestWithParam<const char*> {
 
 TEST_P(ProtocolTest, InvalidHostGets400AndClose) {
   Server s(GetParam(), www());
-  for (const char* host : {"a b", "x:abc", "a@b", "x, y", "[::1", "[::1]x", "[1::2::3]", "a%zz",
-                           "a/b", "caf\xc3\xa9"}) {
+  for (const char* host :
+       {"a b", "x:abc", "a@b", "x, y", "[::1", "[::1]x", "[1::2::3]", "a%zz", "a/b", "caf\xc3\xa9"}) {
     std::chrono::steady_clock::duration took;
-    std::string all = exchange_until_close(
-        s.port(), std::string("GET /page.html HTTP/1.1\r\nHost: ") + host + "\r\n\r\n", &took);
+    std::string all =
+        exchange_until_close(s.port(), std::string("GET /page.html HTTP/1.1\r\nHost: ") + host + "\r\n\r\n", &took);
     EXPECT_TRUE(all.starts_with("HTTP/1.1 400 ")) << "Host: " << host << "\n" << all;
     EXPECT_NE(all.find("Connection: close\r\n"), std::string::npos) << all;
     EXPECT_EQ(all.find(kPage), std::string::npos) << all;
@@ -81,11 +78,9 @@ TEST_P(ProtocolTest, InvalidHostGets400AndClose) {
 
 TEST_P(ProtocolTest, ValidHostsAreServed) {
   Server s(GetParam(), www());
-  for (const char* host :
-       {"example.com", "example.com:8080", "", "example.com:", "127.0.0.1:80", "[::1]",
-        "[::1]:8080", "[2001:db8::192.0.2.1]", "[v7.a:b]", "a-b_c~d!$&'()*+,;=", "%41bc"}) {
-    Response r =
-        request(s.port(), std::string("GET /page.html HTTP/1.1\r\nHost: ") + host + "\r\n\r\n");
+  for (const char* host : {"example.com", "example.com:8080", "", "example.com:", "127.0.0.1:80", "[::1]", "[::1]:8080",
+                           "[2001:db8::192.0.2.1]", "[v7.a:b]", "a-b_c~d!$&'()*+,;=", "%41bc"}) {
+    Response r = request(s.port(), std::string("GET /page.html HTTP/1.1\r\nHost: ") + host + "\r\n\r\n");
     EXPECT_EQ(r.status, 200) << "Host: " << host;
     EXPECT_EQ(r.body, kPage) << "Host: " << host;
   }
@@ -99,9 +94,8 @@ TEST_P(ProtocolTest, RequestLineWithoutVersionGets400AtOnce) {
     const char* bytes;
     const char* status;
   };
-  for (Case c :
-       {Case{"GET /page.html\r\n", "HTTP/1.1 400 "}, Case{"GET /page.html\n", "HTTP/1.1 400 "},
-        Case{"GET /page.html HTTP/2.0\r\n", "HTTP/1.1 505 "}}) {
+  for (Case c : {Case{"GET /page.html\r\n", "HTTP/1.1 400 "}, Case{"GET /page.html\n", "HTTP/1.1 400 "},
+                 Case{"GET /page.html HTTP/2.0\r\n", "HTTP/1.1 505 "}}) {
     std::chrono::steady_clock::duration took;
     std::string all = exchange_until_close(s.port(), c.bytes, &took);
     EXPECT_TRUE(all.starts_with(c.status)) << c.bytes << all;
@@ -209,8 +203,7 @@ TEST_P(ProtocolTest, LongDirectoryPathsAreRedirected) {
     ASSERT_GE(fd, 0);
     // Pipelined behind a second request: the long header block must stay
     // alive until it is sent, and the queue must go on after it.
-    send_all(fd, "GET /" + target + " HTTP/1.1\r\nHost: x\r\n\r\nGET /" + target +
-                     "/ HTTP/1.1\r\nHost: x\r\n\r\n");
+    send_all(fd, "GET /" + target + " HTTP/1.1\r\nHost: x\r\n\r\nGET /" + target + "/ HTTP/1.1\r\nHost: x\r\n\r\n");
     std::string pending;
     Response moved, page;
     ASSERT_TRUE(read_response(fd, pending, moved));

@@ -1,6 +1,7 @@
 // Integration tests: the real `ringwire serve` binary on an ephemeral
 // loopback port, spoken to over real sockets. The suite is parameterized by
 // engine: a new engine joins by adding its name to kServeEngines (harness.h).
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,8 +12,6 @@
 #include <string>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "harness.h"
 
 namespace {
@@ -20,7 +19,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace ringwire::test;
-
 
 class ServeTest : public ::testing::TestWithParam<const char*> {
  protected:
@@ -191,7 +189,9 @@ TEST_P(ServeTest, IdleConnectionClosedAtIdleTimeout) {
 }
 
 TEST_P(ServeTest, ThousandConcurrentConnections) {
-  if (std::string(GetParam()) == "prefork") GTEST_SKIP() << "a prefork worker serves one connection at a time: 1,000 open connections on 2 processes queue in the backlog by design";
+  if (std::string(GetParam()) == "prefork")
+    GTEST_SKIP() << "a prefork worker serves one connection at a time: 1,000 open connections on 2 processes queue in "
+                    "the backlog by design";
   Server s(GetParam(), www());
   std::vector<int> fds;
   for (int i = 0; i < 1000; ++i) {
@@ -260,7 +260,9 @@ TEST_P(ServeTest, GracefulStopExitsZero) {
 }
 
 TEST_P(ServeTest, ApacheBenchKeepAliveHasNoFailures) {
-  if (std::string(GetParam()) == "prefork") GTEST_SKIP() << "ab -k keeps more connections open than there are prefork workers, and waits for all of them: the model queues them (the sweep shows it)";
+  if (std::string(GetParam()) == "prefork")
+    GTEST_SKIP() << "ab -k keeps more connections open than there are prefork workers, and waits for all of them: the "
+                    "model queues them (the sweep shows it)";
   Server s(GetParam(), www());
   std::string out = run_command("ab -n 1000 -c 100 -k http://127.0.0.1:" + std::to_string(s.port()) + "/page.html");
   EXPECT_NE(out.find("Complete requests:      1000"), std::string::npos) << out;

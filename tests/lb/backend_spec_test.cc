@@ -32,32 +32,30 @@ TEST_P(ParseBackendArg, Parses) {
     EXPECT_EQ(spec->text, text.substr(0, text.find(',')));
   } else {
     ASSERT_FALSE(spec) << c.text;
-    EXPECT_NE(spec.error().find(fmt::format("bad backend '{}'", c.text)), std::string::npos)
-        << spec.error();
+    EXPECT_NE(spec.error().find(fmt::format("bad backend '{}'", c.text)), std::string::npos) << spec.error();
     EXPECT_NE(spec.error().find(c.error_part), std::string::npos) << spec.error();
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, ParseBackendArg,
-    testing::Values(ArgCase{"127.0.0.1:9000", true, "127.0.0.1:9000", 1, ""},
-                    ArgCase{"localhost:9001", true, "127.0.0.1:9001", 1, ""},
-                    ArgCase{"[::1]:9002", true, "[::1]:9002", 1, ""},
-                    ArgCase{"10.0.0.2:80,weight=5", true, "10.0.0.2:80", 5, ""},
-                    ArgCase{"10.0.0.2:80,weight=1000", true, "10.0.0.2:80", 1000, ""},
-                    ArgCase{"[::1]:80,weight=2", true, "[::1]:80", 2, ""},
-                    ArgCase{"10.0.0.2:80,weight=0", false, "", 0, "weight '0'"},
-                    ArgCase{"10.0.0.2:80,weight=1001", false, "", 0, "weight '1001'"},
-                    ArgCase{"10.0.0.2:80,weight=x", false, "", 0, "weight 'x'"},
-                    ArgCase{"10.0.0.2:80,weight=", false, "", 0, "weight ''"},
-                    ArgCase{"10.0.0.2:80,", false, "", 0, "unknown option"},
-                    ArgCase{"10.0.0.2:80,max=3", false, "", 0, "unknown option 'max=3'"},
-                    ArgCase{"10.0.0.2", false, "", 0, "HOST:PORT"},
-                    ArgCase{"10.0.0.2:99999", false, "", 0, "invalid port"},
-                    ArgCase{"10.0.0.2:0", false, "", 0, "port 0"},
-                    ArgCase{":9000", false, "", 0, "missing host"},
-                    ArgCase{"example.com:80", false, "", 0, "numeric"},
-                    ArgCase{"", false, "", 0, "empty address"}));
+INSTANTIATE_TEST_SUITE_P(Cases, ParseBackendArg,
+                         testing::Values(ArgCase{"127.0.0.1:9000", true, "127.0.0.1:9000", 1, ""},
+                                         ArgCase{"localhost:9001", true, "127.0.0.1:9001", 1, ""},
+                                         ArgCase{"[::1]:9002", true, "[::1]:9002", 1, ""},
+                                         ArgCase{"10.0.0.2:80,weight=5", true, "10.0.0.2:80", 5, ""},
+                                         ArgCase{"10.0.0.2:80,weight=1000", true, "10.0.0.2:80", 1000, ""},
+                                         ArgCase{"[::1]:80,weight=2", true, "[::1]:80", 2, ""},
+                                         ArgCase{"10.0.0.2:80,weight=0", false, "", 0, "weight '0'"},
+                                         ArgCase{"10.0.0.2:80,weight=1001", false, "", 0, "weight '1001'"},
+                                         ArgCase{"10.0.0.2:80,weight=x", false, "", 0, "weight 'x'"},
+                                         ArgCase{"10.0.0.2:80,weight=", false, "", 0, "weight ''"},
+                                         ArgCase{"10.0.0.2:80,", false, "", 0, "unknown option"},
+                                         ArgCase{"10.0.0.2:80,max=3", false, "", 0, "unknown option 'max=3'"},
+                                         ArgCase{"10.0.0.2", false, "", 0, "HOST:PORT"},
+                                         ArgCase{"10.0.0.2:99999", false, "", 0, "invalid port"},
+                                         ArgCase{"10.0.0.2:0", false, "", 0, "port 0"},
+                                         ArgCase{":9000", false, "", 0, "missing host"},
+                                         ArgCase{"example.com:80", false, "", 0, "numeric"},
+                                         ArgCase{"", false, "", 0, "empty address"}));
 
 // A temporary file removed when the test ends.
 class TempFile {
@@ -118,12 +116,9 @@ TEST_P(ParseBackendsFileErrors, NameTheLine) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, ParseBackendsFileErrors,
     testing::Values(BadFileCase{"127.0.0.1:9001\n\nxyz\n", ":3: bad backend 'xyz': ", "HOST:PORT"},
-                    BadFileCase{"# c\n127.0.0.1:9001 0\n",
-                                ":2: bad backend '127.0.0.1:9001 0': ", "weight '0'"},
-                    BadFileCase{"127.0.0.1:9001 1001\n",
-                                ":1: bad backend '127.0.0.1:9001 1001': ", "weight '1001'"},
-                    BadFileCase{"127.0.0.1:9001 2 3\n",
-                                ":1: bad backend '127.0.0.1:9001 2 3': ", "HOST:PORT [WEIGHT]"},
+                    BadFileCase{"# c\n127.0.0.1:9001 0\n", ":2: bad backend '127.0.0.1:9001 0': ", "weight '0'"},
+                    BadFileCase{"127.0.0.1:9001 1001\n", ":1: bad backend '127.0.0.1:9001 1001': ", "weight '1001'"},
+                    BadFileCase{"127.0.0.1:9001 2 3\n", ":1: bad backend '127.0.0.1:9001 2 3': ", "HOST:PORT [WEIGHT]"},
                     BadFileCase{"127.0.0.1:9001\n127.0.0.1:9002\nlocalhost:9001 # again\n",
                                 ":3: bad backend 'localhost:9001': ", "already listed on line 1"},
                     BadFileCase{"127.0.0.1:0\n", ":1: bad backend '127.0.0.1:0': ", "port 0"},
@@ -133,8 +128,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ParseBackendsFile, MissingFileIsAnError) {
   auto specs = parse_backends_file("/nonexistent/ringwire-backends");
   ASSERT_FALSE(specs);
-  EXPECT_EQ(specs.error().rfind("/nonexistent/ringwire-backends: cannot open", 0), 0u)
-      << specs.error();
+  EXPECT_EQ(specs.error().rfind("/nonexistent/ringwire-backends: cannot open", 0), 0u) << specs.error();
 }
 
 }  // namespace

@@ -60,16 +60,14 @@ INSTANTIATE_TEST_SUITE_P(Cases, RoundRobinExact,
                                          RoundRobinCase{{1, 1}, 7, {4, 3}},
                                          RoundRobinCase{{5, 1, 1}, 7000, {5000, 1000, 1000}},
                                          RoundRobinCase{{3, 2}, 500, {300, 200}},
-                                         RoundRobinCase{{1000, 1}, 1001, {1000, 1}},
-                                         RoundRobinCase{{1}, 10, {10}}));
+                                         RoundRobinCase{{1000, 1}, 1001, {1000, 1}}, RoundRobinCase{{1}, 10, {10}}));
 
 TEST(RoundRobin, EqualWeightsRotateInOrder) {
   Balancer b(Policy::RoundRobin, make_specs(3));
   auto seq = pick_sequence(b, 9);
   std::vector<std::string> expected;
   for (int i = 0; i < 3; ++i)
-    for (const char* s : {"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"})
-      expected.push_back(s);
+    for (const char* s : {"127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"}) expected.push_back(s);
   EXPECT_EQ(seq, expected);
 }
 
@@ -200,8 +198,7 @@ TEST_P(EveryPolicy, EmptyListPicksNothing) {
   EXPECT_EQ(b.pick(client(1)), nullptr);
 }
 
-INSTANTIATE_TEST_SUITE_P(Policies, EveryPolicy,
-                         testing::Values(Policy::RoundRobin, Policy::LeastConn, Policy::Maglev),
+INSTANTIATE_TEST_SUITE_P(Policies, EveryPolicy, testing::Values(Policy::RoundRobin, Policy::LeastConn, Policy::Maglev),
                          [](const auto& info) { return std::string(policy_name(info.param)); });
 
 TEST(Health, FallCountsFailuresInARow) {

@@ -141,8 +141,7 @@ TEST_F(HealthCheckerTest, UnansweredConnectTimesOut) {
 }
 
 TEST_F(HealthCheckerTest, StopIsPromptEvenWithALongInterval) {
-  Balancer b(Policy::RoundRobin, {*parse_backend_arg(fmt::format("127.0.0.1:{}", closed_port()))},
-             1, 1);
+  Balancer b(Policy::RoundRobin, {*parse_backend_arg(fmt::format("127.0.0.1:{}", closed_port()))}, 1, 1);
   Backend& x = *b.backends()[0];
   auto checker = std::make_unique<HealthChecker>(b, /*interval_ms=*/60'000, kTimeoutMs);
   checker->start();

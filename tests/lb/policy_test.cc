@@ -9,9 +9,7 @@ TEST(ParsePolicy, KnowsTheThreeNames) {
   struct {
     const char* text;
     Policy policy;
-  } cases[] = {{"roundrobin", Policy::RoundRobin},
-               {"leastconn", Policy::LeastConn},
-               {"maglev", Policy::Maglev}};
+  } cases[] = {{"roundrobin", Policy::RoundRobin}, {"leastconn", Policy::LeastConn}, {"maglev", Policy::Maglev}};
   for (const auto& c : cases) {
     Policy p = Policy::Maglev == c.policy ? Policy::RoundRobin : Policy::Maglev;
     EXPECT_TRUE(parse_policy(c.text, p)) << c.text;
