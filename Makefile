@@ -3,6 +3,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: setup build run test test-asan bench clean
 
@@ -27,8 +28,11 @@ test-asan: setup
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	@cd $(ASAN_BUILD) && ctest --output-on-failure -j 2 --timeout 300
 
+# The seeds' sweep (perf/sweep): every engine alone and behind `ringwire lb`,
+# nginx and HAProxy as peers; results in bench-results/<timestamp>/.
+# QUICK=1: a two-point grid over a few configurations, in well under a minute.
 bench: build
-	@ls $(BUILD)/perf
+	@perf/sweep --binary $(BUILD)/ringwire $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -7,6 +7,7 @@ packages=(
   liburing-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhttp-parser-dev
   curl wrk apache2-utils nginx util-linux procps strace
+  haproxy python3 python3-matplotlib graphviz linux-perf npm
 )
 missing=()
 for p in "${packages[@]}"; do
