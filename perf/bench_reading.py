@@ -118,10 +118,12 @@ def write_report(out, rows, meta, seeds, charts, headline):
         "- **Server CPU**: utime+stime from /proc/PID/stat of every server process (threads included; "
         "reaped children through cutime+cstime), before and after each point, divided by the requests completed.",
         "- A configuration that cannot start (engine not built, port taken, package missing) has each of its "
-        "points recorded as `unavailable` with the reason; a point whose client fails is `failed`.", "",
-        "## Headline", "", headline, "",
-        "## Charts", "",
+        "points recorded as `unavailable` with the reason; a point whose client fails is `failed`.",
     ]
+    for cfg, t in meta.get("topologies", {}).items():
+        for note in t.get("notes") or []:
+            L.append(f"- **Port** ({cfg}): {note} (the seeds' ports 44444 and 45000 lie in Linux's ephemeral range).")
+    L += ["", "## Headline", "", headline, "", "## Charts", ""]
     for c in charts:
         L += [f"![{c}]({c}.svg)", ""]
     L += ["Solid lines: one server; dashed: behind a balancer; dotted gray: the seeds' own figures "

@@ -279,8 +279,20 @@ def write_architecture(out, meta):
 
     def label(name, text):
         t = topo.get(name, {})
-        extra = "" if t.get("status") == "ok" else "\\n(unavailable: " + t.get("reason", "?")[:50].replace('"', "'") + ")"
-        return text + extra
+        if t.get("status") == "ok":
+            return text
+        reason = t.get("reason", "?").split("error: ")[-1].split(";")[0][:60].replace('"', "'")
+        return text + NL + "(unavailable: " + reason + ")"
+
+    def dp(name):  # the direct port a configuration actually used
+        return topo.get(name, {}).get("ports", {}).get("direct", dport)
+
+    def lp(name):
+        return topo.get(name, {}).get("ports", {}).get("lb", lb_port)
+
+    def bp(name):
+        b = topo.get(name, {}).get("ports", {}).get("backends") or bports
+        return f"{b[0]}-{b[-1]}"
 
     g = ["digraph sweep {", "  rankdir=LR; node [shape=box, fontname=Helvetica, fontsize=10];",
          "  edge [fontname=Helvetica, fontsize=9];",
@@ -290,25 +302,25 @@ def write_architecture(out, meta):
     direct = [c for c in topo if not c.startswith(("lb+", "haproxy"))]
     lbs = [c for c in topo if c.startswith("lb+")]
     for c in direct:
-        text = f"nginx (1 worker)\\n127.0.0.1:{dport}" if c == "nginx" else \
-            f"ringwire serve --engine {c}\\n--workers 1, 127.0.0.1:{dport}"
+        text = f"nginx (1 worker)\\n127.0.0.1:{dp(c)}" if c == "nginx" else \
+            f"ringwire serve --engine {c}\\n--workers 1, 127.0.0.1:{dp(c)}"
         g.append(f'    "d_{c}" [label="{label(c, text)}", {style(c)}];')
     for c in lbs:
         e = c[3:]
-        text = "ringwire lb --engine uring" + NL + f"roundrobin, :{lb_port}"
+        text = "ringwire lb --engine uring" + NL + f"roundrobin, :{lp(c)}"
         g.append(f'    "lb_{c}" [label="{label(c, text)}", {style(c)}];')
-        g.append(f'    "be_{c}" [label="4 x ringwire serve --engine {e}\\n--workers 1, :{bports[0]}-{bports[-1]}", '
+        g.append(f'    "be_{c}" [label="4 x ringwire serve --engine {e}\\n--workers 1, :{bp(c)}", '
                  f'{style(c)}];')
     if "haproxy+nginx" in topo:
         c = "haproxy+nginx"
-        text = "HAProxy mode tcp" + NL + f"nbthread 1, :{lb_port}"
+        text = "HAProxy mode tcp" + NL + f"nbthread 1, :{lp(c)}"
         g.append(f'    "lb_{c}" [label="{label(c, text)}", {style(c)}];')
-        g.append(f'    "be_{c}" [label="4 x nginx (1 worker)\\n:{bports[0]}-{bports[-1]}", {style(c)}];')
+        g.append(f'    "be_{c}" [label="4 x nginx (1 worker)\\n:{bp(c)}", {style(c)}];')
     g.append("  }")
     for c in direct:
-        g.append(f'  client -> "d_{c}" [label=":{dport}"];')
+        g.append(f'  client -> "d_{c}" [label=":{dp(c)}"];')
     for c in lbs + (["haproxy+nginx"] if "haproxy+nginx" in topo else []):
-        g.append(f'  client -> "lb_{c}" [label=":{lb_port}"];')
+        g.append(f'  client -> "lb_{c}" [label=":{lp(c)}"];')
         g.append(f'  "lb_{c}" -> "be_{c}" [label="round robin"];')
     g.append("}")
     dot_path = os.path.join(out, "architecture.dot")
