@@ -34,6 +34,8 @@ def span(rs):
     if not rs:
         return "no common points"
     vs = [v for _, v in rs]
+    if len(vs) == 1:
+        return f"{vs[0]:.2f}× (one point, at {rs[0][0]})"
     return f"{min(vs):.2f}–{max(vs):.2f}× (median {statistics.median(vs):.2f}×, over {len(vs)} points)"
 
 
@@ -170,8 +172,8 @@ def write_report(out, rows, meta, seeds, charts, headline):
           "the balancer and its four backends share that one core, so every request now crosses two TCP "
           "connections and the balancer's relay (receive, splice, send) on the same CPU that serves it. There "
           "is no second server core to spread over, which is what a balancer buys. The seeds' gain from the "
-          "balancer (seed 001: 2868 → 1337 req/s at c=1 but ≈4300 at c≥100; seed 004: 692 → 1139 req/s at "
-          "-t 50) came from single-threaded Python backends that could not use the cores the balancer let "
+          "balancer (seed 001: 2868 → 1337 req/s at c=1, then about even from c=100 on, e.g. 4125 → 4329 at "
+          "c=100; seed 004: 692 → 1139 req/s at -t 50) came from single-threaded Python backends that could not use the cores the balancer let "
           "four of them use; a native server that already saturates a core has nothing left to gain here. "
           "HAProxy in front of nginx is the reference for what a mature L4 proxy costs in the same place.", ""]
 
