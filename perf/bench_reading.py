@@ -51,6 +51,21 @@ def placeholder(meta, cfg):
             "Rerun `make bench` once the engine is merged; this paragraph is then filled from the data.")
 
 
+def load_sentence(rows):
+    loads = [(r["configuration"], num(r.get("loadavg_1m"))) for r in rows if num(r.get("loadavg_1m")) is not None]
+    if not loads:
+        return ""
+    per = {}
+    for cfg, v in loads:
+        per.setdefault(cfg, []).append(v)
+    worst = max(per, key=lambda c: max(per[c]))
+    return (f"The 1-minute load average (column loadavg_1m) ranged {min(v for _, v in loads):.1f}–"
+            f"{max(v for _, v in loads):.1f} over the points (an idle run shows about 2: client and server); "
+            f"it peaked during `{worst}` ({min(per[worst]):.1f}–{max(per[worst]):.1f}), whose numbers are "
+            "the least trustworthy. A configuration measured under a higher load than its neighbour loses "
+            "requests/s to the other work, not to its own design; CPU µs per request is hurt less.")
+
+
 def git_rev():
     try:
         return subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -86,7 +101,8 @@ def write_report(out, rows, meta, seeds, charts, headline):
         f"{n_failed} failed, {n_unav} unavailable.", "",
         "**The numbers are indicative.** This is a shared 2-core machine; other work (compiles) may have run "
         "during the sweep, and each point runs once. Compare configurations measured in the same run, as "
-        "ratios, and prefer CPU per request where the client is the bottleneck (DESIGN.md).", "",
+        "ratios, and prefer CPU per request where the client is the bottleneck (DESIGN.md). "
+        + load_sentence(rows), "",
         "Files: [tables.md](tables.md) (every point, in the seeds' columns, beside the seeds' figures), "
         "[results.csv](results.csv) (every column of every point), `raw/` (each tool's output and the "
         "servers' logs), `meta.json`.", "",
@@ -159,7 +175,7 @@ def write_report(out, rows, meta, seeds, charts, headline):
         if lb_cfg not in cfgs:
             continue
         if not available(meta, lb_cfg) or not available(meta, direct):
-            L += [placeholder(meta, lb_cfg if not available(meta, lb_cfg) else direct), ""]
+            L += ["", placeholder(meta, lb_cfg if not available(meta, lb_cfg) else direct), ""]
             continue
         L += [f"- `{lb_cfg}` ÷ `{direct}`: requests/s under wrk -t1 -c C {span(ratios(rows, lb_cfg, direct, 'wrk-conns'))}; "
               f"under ab {span(ratios(rows, lb_cfg, direct, 'ab'))}; server CPU per request "

@@ -16,7 +16,7 @@ COLUMNS = [
     "time_taken_s", "complete_requests", "failed_requests", "non2xx", "err_connect", "err_read", "err_write",
     "err_timeout", "total_transferred_bytes", "requests_per_second", "time_per_request_ms",
     "time_per_request_all_ms", "transfer_rate_kbps", "latency_avg_ms", "latency_p50_ms", "latency_p99_ms",
-    "latency_max_ms", "server_cpu_s", "server_cpu_us_per_req", "server_pids", "status", "reason", "command",
+    "latency_max_ms", "server_cpu_s", "server_cpu_us_per_req", "server_pids", "loadavg_1m", "status", "reason", "command",
 ]
 # Which seed table each configuration is set beside: (server kind in the seeds, behind a balancer).
 SEED_OF = {"uring": ("async", False), "reactor": ("async", False), "threads": ("thread", False),
@@ -237,7 +237,7 @@ def write_charts(out, rows, seeds):
             ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=6)
+            ax.legend(fontsize=6, framealpha=0.6)
 
     seed_ab = [(f"seed {t['seed']} {t['table']}", [p["c"] for p in t["points"]], [p["rps"] for p in t["points"]])
                for t in seeds.data["ab"] if t["seed"] == "001"]
