@@ -4,6 +4,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 JOBS ?= $(shell nproc)
 ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: setup build run run-lb test test-asan test-tsan bench clean
 
@@ -41,8 +42,11 @@ test-tsan: setup
 	@cmake --build $(TSAN_BUILD) -j $(JOBS)
 	@cd $(TSAN_BUILD) && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j 2 --timeout 300 -R 'threads|Threads|Stress|Baseline'
 
+# The seeds' sweep (perf/sweep): every engine alone and behind `ringwire lb`,
+# nginx and HAProxy as peers; results in bench-results/<timestamp>/.
+# QUICK=1: a two-point grid over a few configurations, in well under a minute.
 bench: build
-	@ls $(BUILD)/perf
+	@perf/sweep --binary $(BUILD)/ringwire $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -6,12 +6,16 @@ packages=(
   build-essential cmake ninja-build pkg-config
   liburing-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhttp-parser-dev
-  curl wrk apache2-utils nginx haproxy util-linux procps strace clang-format
+  curl wrk apache2-utils nginx util-linux procps strace clang-format
+  haproxy python3 python3-matplotlib graphviz linux-perf
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# perf/profile's flame graph needs npm; a machine whose nodejs already ships it
+# (NodeSource's does) must not get Debian's npm, which conflicts with it.
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   sudo_cmd=()

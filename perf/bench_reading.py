@@ -1,0 +1,221 @@
+"""Writes REPORT.md for a sweep: method, headline, charts, architecture, and a
+short reading of the numbers. The reading quotes the run's own figures; where
+a configuration could not run, it leaves a marked placeholder instead."""
+import os
+import statistics
+import subprocess
+
+from bench_report import configs_in, num, ok, pick
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def value(rows, cfg, grid, x, key="requests_per_second"):
+    xk = "threads" if grid == "wrk-threads" else "concurrency"
+    for r in pick(rows, cfg, grid):
+        if str(r[xk]) == str(x) and ok(r):
+            return num(r.get(key))
+    return None
+
+
+def ratios(rows, a, b, grid, key="requests_per_second"):
+    """a ÷ b at every point both measured."""
+    xk = "threads" if grid == "wrk-threads" else "concurrency"
+    out = []
+    for r in pick(rows, a, grid):
+        vb = value(rows, b, grid, r[xk], key)
+        va = num(r.get(key)) if ok(r) else None
+        if va and vb:
+            out.append((r[xk], va / vb))
+    return out
+
+
+def span(rs):
+    if not rs:
+        return "no common points"
+    vs = [v for _, v in rs]
+    if len(vs) == 1:
+        return f"{vs[0]:.2f}× (one point, at {rs[0][0]})"
+    return f"{min(vs):.2f}–{max(vs):.2f}× (median {statistics.median(vs):.2f}×, over {len(vs)} points)"
+
+
+def available(meta, cfg):
+    return meta.get("topologies", {}).get(cfg, {}).get("status") == "ok"
+
+
+def placeholder(meta, cfg):
+    t = meta.get("topologies", {}).get(cfg)
+    if t is None:
+        return f"> **PLACEHOLDER ({cfg})**: not in this sweep's configuration list."
+    return (f"> **PLACEHOLDER ({cfg})**: no data in this run — {t.get('reason', '?')}. "
+            "Rerun `make bench` once the engine is merged; this paragraph is then filled from the data.")
+
+
+def load_sentence(rows):
+    loads = [(r["configuration"], num(r.get("loadavg_1m"))) for r in rows if num(r.get("loadavg_1m")) is not None]
+    if not loads:
+        return ""
+    per = {}
+    for cfg, v in loads:
+        per.setdefault(cfg, []).append(v)
+    worst = max(per, key=lambda c: max(per[c]))
+    return (f"The 1-minute load average (column loadavg_1m) ranged {min(v for _, v in loads):.1f}–"
+            f"{max(v for _, v in loads):.1f} over the points (an idle run shows about 2: client and server); "
+            f"it peaked during `{worst}` ({min(per[worst]):.1f}–{max(per[worst]):.1f}), whose numbers are "
+            "the least trustworthy. A configuration measured under a higher load than its neighbour loses "
+            "requests/s to the other work, not to its own design; CPU µs per request is hurt less.")
+
+
+def git_rev():
+    try:
+        return subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def engine_paragraph(rows, meta, cfg, what):
+    if not available(meta, cfg):
+        return placeholder(meta, cfg)
+    vs_uring = span(ratios(rows, cfg, "uring", "wrk-conns"))
+    cpu = span(ratios(rows, cfg, "uring", "wrk-conns", "server_cpu_us_per_req"))
+    t = span(ratios(rows, cfg, "uring", "wrk-threads"))
+    return (f"`{cfg}` ({what}): requests/s against `uring` under wrk -t1 -c C: {vs_uring}; "
+            f"server CPU per request against `uring`: {cpu}; under wrk -c 1000 -t T: {t}.")
+
+
+def write_report(out, rows, meta, seeds, charts, headline):
+    cfgs = configs_in(rows)
+    n_ok = sum(1 for r in rows if r["status"] == "ok")
+    n_failed = sum(1 for r in rows if r["status"] == "failed")
+    n_unav = sum(1 for r in rows if r["status"] == "unavailable")
+    dur = meta.get("duration_s", 0)
+    wt, wc = meta.get("wrk_threads_duration"), meta.get("wrk_conns_duration")
+    lb_port, dport = meta.get("lb_port"), meta.get("direct_port")
+    bp = meta.get("backend_ports", [])
+    L = [
+        "# ringwire sweep report", "",
+        f"Run started {meta.get('started')}, took {dur / 60:.1f} min, binary `{meta.get('binary')}` "
+        f"(commit {git_rev()}), {'**quick grid** (make bench QUICK=1)' if meta.get('quick') else 'full grid'}"
+        + (", **interrupted**" if meta.get("interrupted") else "") + f". {len(rows)} points: {n_ok} ok, "
+        f"{n_failed} failed, {n_unav} unavailable.", "",
+        "**The numbers are indicative.** This is a shared 2-core machine; other work (compiles) may have run "
+        "during the sweep, and each point runs once. Compare configurations measured in the same run, as "
+        "ratios, and prefer CPU per request where the client is the bottleneck (DESIGN.md). "
+        + load_sentence(rows), "",
+        "Files: [tables.md](tables.md) (every point, in the seeds' columns, beside the seeds' figures), "
+        "[results.csv](results.csv) (every column of every point), `raw/` (each tool's output and the "
+        "servers' logs), `meta.json`.", "",
+        "## What ran", "",
+        "![architecture](architecture.svg)", "",
+        f"- **Pinning**: every client (ab, wrk) runs under `taskset -c 0`; every server process of a "
+        f"configuration — the single server, or the balancer *and* its four backends — under `taskset -c 1`. "
+        "So every configuration gets the same one core; the balancer topologies share it between five processes.",
+        f"- **Direct**: `ringwire serve --engine E --workers 1` on 127.0.0.1:{dport} for E = uring, reactor, "
+        "threads, prefork (one worker: one core for the server; for threads and prefork `--workers 1` is what "
+        "the CLI is given, whatever the engine makes of it). Peer: nginx, `worker_processes 1`, sendfile, "
+        "open_file_cache, no access log.",
+        f"- **Balanced** (the seeds' topology): `ringwire lb --engine uring --policy roundrobin --workers 1` on "
+        f"127.0.0.1:{lb_port}, in front of four `ringwire serve --engine E --workers 1` on "
+        f"127.0.0.1:{bp[0] if bp else '?'}-{bp[-1] if bp else '?'}. Peer: HAProxy 2.6 `mode tcp`, "
+        "`nbthread 1`, `balance roundrobin`, in front of four nginx (1 worker each) on the same ports.",
+        f"- **Document**: `{meta.get('path')}` from the repository's www/ (index.html, 265 bytes; the seeds "
+        "asked for `/` too, and their page was 31 bytes).",
+        "- **Grids**: `ab -n 1000 -c C -r -k -s 99999` for C = "
+        + ("1, 50" if meta.get("quick") else "1, 10, 25, 50, 100, 200, 300, 500, 1000")
+        + f" (seeds 000/001); `wrk -c 1000 -t T -d {wt}s` for T = "
+        + ("10" if meta.get("quick") else "10, 50, 100, 150, 200")
+        + f" (seed 004). In wrk, `-t` is the number of client *threads*, all sharing the 1000 connections: "
+        "the seeds read it as concurrency, but concurrency is 1000 at every T, and more threads on one client "
+        f"core only add client overhead. The seeds ran wrk for its default 10 s; here {wt} s, to keep the "
+        "sweep short.",
+        f"- **Longer runs**: 1000 requests finish in a few milliseconds against these servers, too short to "
+        f"measure well (ab's times have 1 ms resolution, CPU ticks 10 ms), so every ab concurrency is also "
+        f"run as `wrk --latency -t1 -c C -d {wc}s`. Its p50/p99 are the latency figures to trust; ab's are "
+        "whole milliseconds.",
+        "- **Server CPU**: utime+stime from /proc/PID/stat of every server process (threads included; "
+        "reaped children through cutime+cstime), before and after each point, divided by the requests completed.",
+        "- A configuration that cannot start (engine not built, port taken, package missing) has each of its "
+        "points recorded as `unavailable` with the reason; a point whose client fails is `failed`.",
+    ]
+    for cfg, t in meta.get("topologies", {}).items():
+        for note in t.get("notes") or []:
+            L.append(f"- **Port** ({cfg}): {note} (the seeds' ports 44444 and 45000 lie in Linux's ephemeral range).")
+    L += ["", "## Headline", "", headline, "", "## Charts", ""]
+    for c in charts:
+        L += [f"![{c}]({c}.svg)", ""]
+    L += ["Solid lines: one server; dashed: behind a balancer; dotted gray: the seeds' own figures "
+          "(ab: seed 001; wrk -t: seed 004). Axes are logarithmic.", "", "## Reading", ""]
+
+    # Engines.
+    L += ["### The engines, alone on one core", ""]
+    if available(meta, "uring") and available(meta, "nginx"):
+        L.append(f"`uring` against nginx, requests/s under wrk -t1 -c C: {span(ratios(rows, 'uring', 'nginx', 'wrk-conns'))}; "
+                 f"CPU per request: {span(ratios(rows, 'uring', 'nginx', 'wrk-conns', 'server_cpu_us_per_req'))}.")
+    if available(meta, "reactor") and available(meta, "uring"):
+        L.append("")
+        L.append(engine_paragraph(rows, meta, "reactor", "epoll reactor"))
+    L += ["", "### Why thread-per-connection and prefork fall behind", "",
+          "Both models tie a connection to a schedulable entity. With one core, a thread (or process) per "
+          "connection means a context switch per request and a scheduler run queue as long as the number of "
+          "connections; wake-ups are not batched, each thread's stack and kernel state costs memory and cache, "
+          "and with hundreds of connections the scheduler, not the server, decides who runs. A prefork pool "
+          "serves at most as many connections at once as it has processes: with keep-alive clients "
+          "(ab -k, wrk) the remaining connections wait in the accept queue until a worker frees up, so "
+          "throughput is capped by pool size and latency grows with concurrency. The seeds show both shapes: "
+          "their thread server drops from 439 to 172 req/s as ab's concurrency rises (seed 001) and their "
+          "process pool falls from 292 to 87 req/s as wrk threads rise (seed 004).", ""]
+    for cfg, what in (("threads", "thread per connection"), ("prefork", "pre-forked processes")):
+        L += [engine_paragraph(rows, meta, cfg, what), ""]
+
+    # Balancer.
+    L += ["### What the balancer costs or buys on a 2-core machine", ""]
+    for lb_cfg, direct in (("lb+uring", "uring"), ("lb+reactor", "reactor"), ("lb+threads", "threads"),
+                           ("lb+prefork", "prefork"), ("haproxy+nginx", "nginx")):
+        if lb_cfg not in cfgs:
+            continue
+        if not available(meta, lb_cfg) or not available(meta, direct):
+            L += ["", placeholder(meta, lb_cfg if not available(meta, lb_cfg) else direct), ""]
+            continue
+        L += [f"- `{lb_cfg}` ÷ `{direct}`: requests/s under wrk -t1 -c C {span(ratios(rows, lb_cfg, direct, 'wrk-conns'))}; "
+              f"under ab {span(ratios(rows, lb_cfg, direct, 'ab'))}; server CPU per request "
+              f"{span(ratios(rows, lb_cfg, direct, 'wrk-conns', 'server_cpu_us_per_req'))}."]
+    if available(meta, "lb+uring") and available(meta, "haproxy+nginx"):
+        L.append(f"- `lb+uring` ÷ `haproxy+nginx` (the balancers side by side, different backends): "
+                 f"{span(ratios(rows, 'lb+uring', 'haproxy+nginx', 'wrk-conns'))}.")
+    L += ["",
+          "On this machine an L4 balancer can only cost: the client has one core, the servers the other, and "
+          "the balancer and its four backends share that one core, so every request now crosses two TCP "
+          "connections and the balancer's relay (receive, splice, send) on the same CPU that serves it. There "
+          "is no second server core to spread over, which is what a balancer buys. The seeds' gain from the "
+          "balancer (seed 001: 2868 → 1337 req/s at c=1, then about even from c=100 on, e.g. 4125 → 4329 at "
+          "c=100; seed 004: 692 → 1139 req/s at -t 50) came from single-threaded Python backends that could not use the cores the balancer let "
+          "four of them use; a native server that already saturates a core has nothing left to gain here. "
+          "HAProxy in front of nginx is the reference for what a mature L4 proxy costs in the same place.", ""]
+
+    # Seeds.
+    L += ["### Against the seeds' numbers", ""]
+    seeds_rs = []
+    for cfg in cfgs:
+        for r in pick(rows, cfg, "ab"):
+            sp, _ = seeds.ab(cfg, int(r["concurrency"]))
+            if sp and ok(r):
+                seeds_rs.append((cfg, num(r["requests_per_second"]) / sp["rps"]))
+    if seeds_rs:
+        by = {}
+        for cfg, v in seeds_rs:
+            by.setdefault(cfg, []).append(v)
+        for cfg, vs in by.items():
+            L.append(f"- `{cfg}` ÷ the seeds' matching ab table: {min(vs):.0f}–{max(vs):.0f}× "
+                     f"(median {statistics.median(vs):.0f}×).")
+    L += ["",
+          "The seeds measured Python servers (asyncore, threads, a process pool) on their own laptops; the "
+          "ratios say how far a native engine moves the same experiment, not a like-for-like contest. Their "
+          "responses were 122 bytes (HTTP/1.0, `Connection: close`); ours are the 265-byte index.html with "
+          "HTTP/1.1 keep-alive, so bytes per response differ and transfer rates are not comparable as such. "
+          "Seeds 002 and 003 are not set beside any point (concurrency 1–5, or target not stated).", "",
+          "## Left to do", "",
+          "- threads and prefork: the points above marked unavailable fill in once the lead merges the engines.",
+          "- Repeat the sweep on an idle machine and alternate the contenders to get ranges (DESIGN.md).", ""]
+    with open(os.path.join(out, "REPORT.md"), "w") as fh:
+        fh.write("\n".join(L))
