@@ -112,11 +112,15 @@ def write_report(out, rows, meta, seeds, charts, headline):
         f"configuration — the single server, or the balancer *and* its four backends — under `taskset -c 1`. "
         "So every configuration gets the same one core; the balancer topologies share it between five processes.",
         f"- **Direct**: `ringwire serve --engine E --workers 1` on 127.0.0.1:{dport} for E = uring, reactor, "
-        "threads, prefork (one worker: one core for the server; for threads and prefork `--workers 1` is what "
-        "the CLI is given, whatever the engine makes of it). Peer: nginx, `worker_processes 1`, sendfile, "
-        "open_file_cache, no access log.",
+        "threads (one acceptor, a thread per connection), and `--workers 4` for prefork (a pool of four "
+        "processes: one process serving one connection at a time would be no pool). Peer: nginx, "
+        "`worker_processes 1`, sendfile, open_file_cache, no access log.",
+        "- **Timeouts**: a point's client gets its duration plus 20 s. ab -k against prefork with more "
+        "clients than processes never finishes (the pool serves a keep-alive connection to its end while the "
+        "others queue): those points are recorded as failed, timed out, which is that model's real behaviour "
+        "under ab -k.",
         f"- **Balanced** (the seeds' topology): `ringwire lb --engine uring --policy roundrobin --workers 1` on "
-        f"127.0.0.1:{lb_port}, in front of four `ringwire serve --engine E --workers 1` on "
+        f"127.0.0.1:{lb_port}, in front of four `ringwire serve --engine E` (1 worker; prefork 4) on "
         f"127.0.0.1:{bp[0] if bp else '?'}-{bp[-1] if bp else '?'}. Peer: HAProxy 2.6 `mode tcp`, "
         "`nbthread 1`, `balance roundrobin`, in front of four nginx (1 worker each) on the same ports.",
         f"- **Document**: `{meta.get('path')}` from the repository's www/ (index.html, 265 bytes; the seeds "
@@ -214,8 +218,15 @@ def write_report(out, rows, meta, seeds, charts, headline):
           "responses were 122 bytes (HTTP/1.0, `Connection: close`); ours are the 265-byte index.html with "
           "HTTP/1.1 keep-alive, so bytes per response differ and transfer rates are not comparable as such. "
           "Seeds 002 and 003 are not set beside any point (concurrency 1–5, or target not stated).", "",
-          "## Left to do", "",
-          "- threads and prefork: the points above marked unavailable fill in once the lead merges the engines.",
-          "- Repeat the sweep on an idle machine and alternate the contenders to get ranges (DESIGN.md).", ""]
+          "The ab points are 1000 requests each, over in 10-80 ms here: at c=1 ab's own round trip is most of "
+          "what is measured, and at high concurrency connection set-up is (every client connects once for "
+          "about 1000/c requests). The wrk rows beside them are the longer measurement of the same points.", "",
+          "A note on the load average: it counts runnable threads, so the `threads` engine's own thousand "
+          "connection threads raise it during its points; that is the model at work, not other work.", "",
+          "## Left to do", ""]
+    missing = sorted({r["configuration"] for r in rows if r["status"] == "unavailable"})
+    if missing:
+        L.append(f"- {', '.join(missing)}: unavailable in this run (see their rows for why).")
+    L += ["- Repeat the sweep on an idle machine and alternate the contenders to get ranges (DESIGN.md).", ""]
     with open(os.path.join(out, "REPORT.md"), "w") as fh:
         fh.write("\n".join(L))

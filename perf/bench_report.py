@@ -303,13 +303,13 @@ def write_architecture(out, meta):
     lbs = [c for c in topo if c.startswith("lb+")]
     for c in direct:
         text = f"nginx (1 worker)\\n127.0.0.1:{dp(c)}" if c == "nginx" else \
-            f"ringwire serve --engine {c}\\n--workers 1, 127.0.0.1:{dp(c)}"
+            f"ringwire serve --engine {c}\\n--workers {4 if c == 'prefork' else 1}, 127.0.0.1:{dp(c)}"
         g.append(f'    "d_{c}" [label="{label(c, text)}", {style(c)}];')
     for c in lbs:
         e = c[3:]
         text = "ringwire lb --engine uring" + NL + f"roundrobin, :{lp(c)}"
         g.append(f'    "lb_{c}" [label="{label(c, text)}", {style(c)}];')
-        g.append(f'    "be_{c}" [label="4 x ringwire serve --engine {e}\\n--workers 1, :{bp(c)}", '
+        g.append(f'    "be_{c}" [label="4 x ringwire serve --engine {e}\\n--workers {4 if e == "prefork" else 1}, :{bp(c)}", '
                  f'{style(c)}];')
     if "haproxy+nginx" in topo:
         c = "haproxy+nginx"
