@@ -374,4 +374,39 @@ inline size_t count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
+// A listening socket on 127.0.0.1 (`port` 0: an ephemeral one, written
+// back); a small `backlog` makes a blackhole.
+inline int listen_loopback(int& port, int backlog = 128, bool nonblocking = false) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, backlog) != 0) {
+    close(fd);
+    return -1;
+  }
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
+  return fd;
+}
+
+// "127.0.0.1:PORT", as --backend takes it.
+inline std::string backend_arg(int port) {
+  return "127.0.0.1:" + std::to_string(port);
+}
+
+// Polls `done` every 10 ms until it holds or `limit` passes; its last answer.
+inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
 }  // namespace ringwire::test

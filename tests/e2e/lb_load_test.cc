@@ -63,35 +63,6 @@ sockaddr_in loopback(int port, uint32_t host = INADDR_LOOPBACK) {
   return a;
 }
 
-// A nonblocking listening socket on 127.0.0.1:`port` (0: an ephemeral one, written back).
-int listen_loopback(int& port, int backlog = 4096) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a = loopback(port);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, backlog) != 0) {
-    close(fd);
-    return -1;
-  }
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  port = ntohs(a.sin_port);
-  return fd;
-}
-
-std::string backend_arg(int port) {
-  return "127.0.0.1:" + std::to_string(port);
-}
-
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
-
 // The number of descriptors `pid` has open.
 size_t open_fds(pid_t pid) {
   size_t n = 0;
@@ -120,7 +91,7 @@ long rss_kib(pid_t pid) {
 class EpollEcho {
  public:
   explicit EpollEcho(std::string greeting = {}, int threads = 1) : greeting_(std::move(greeting)) {
-    listener_ = listen_loopback(port_);
+    listener_ = listen_loopback(port_, 4096, true);
     wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
   }
@@ -237,7 +208,7 @@ class EpollEcho {
 class Streamer {
  public:
   explicit Streamer(size_t total) {
-    listener_ = listen_loopback(port_, 8);
+    listener_ = listen_loopback(port_, 8, true);
     thread_ = std::thread([this, total] {
       std::string chunk(1 << 16, 's');
       while (!stopping_) {

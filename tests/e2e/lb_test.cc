@@ -28,24 +28,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using namespace ringwire::test;
 
-// A listening socket on an ephemeral loopback port; `backlog` small for a blackhole.
-int listen_loopback(int& port, int backlog = 128) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, backlog) != 0) {
-    close(fd);
-    return -1;
-  }
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  port = ntohs(a.sin_port);
-  return fd;
-}
-
 // A port nothing listens on (bound, then closed).
 int dead_port() {
   int port = 0;
@@ -131,10 +113,6 @@ class EchoServer {
   std::vector<std::thread> conns_;
 };
 
-std::string backend_arg(int port) {
-  return "127.0.0.1:" + std::to_string(port);
-}
-
 // The n-th byte of a reproducible pseudo-random stream.
 struct Stream {
   uint64_t x;
@@ -146,15 +124,6 @@ struct Stream {
     }
   }
 };
-
-bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
-}
 
 class LbTest : public ::testing::TestWithParam<const char*> {
  protected:
