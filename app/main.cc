@@ -91,6 +91,9 @@ void wait_for_stop(const sigset_t& set, OnHup&& on_hup) {
 int serve(const core::ServeConfig& cfg) {
   core::set_log_level(cfg.log_level);
   core::raise_nofile_limit();
+  if (cfg.busy_poll_us != 0 && (cfg.engine == core::EngineKind::Threads || cfg.engine == core::EngineKind::Prefork))
+    die(fmt::format("--busy-poll needs an event engine (uring or reactor); '{}' blocks in its syscalls",
+                    core::engine_name(cfg.engine)));
 
   core::Fd root(::open(cfg.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) die(fmt::format("cannot open root '{}': {}", cfg.root, strerror(errno)));
@@ -106,7 +109,8 @@ int serve(const core::ServeConfig& cfg) {
   core::Endpoint ep = cfg.listen;
   std::vector<core::Fd> listeners = listen_all(ep, cfg.workers);
   app::HttpService service(cfg, root.get(), access_log.get());
-  auto engine = make(cfg.engine, service, {cfg.ring_buffers, cfg.ring_cq_entries}, std::move(listeners));
+  auto engine =
+      make(cfg.engine, service, {cfg.ring_buffers, cfg.ring_cq_entries, cfg.busy_poll_us}, std::move(listeners));
   engine->start();
   RW_LOG_INFO("listening on {} (engine {}, {} workers)", ep.to_string(), engine->name(), cfg.workers);
   wait_for_stop(set, [] { RW_LOG_INFO("SIGHUP: nothing to reload for serve"); });
@@ -128,7 +132,8 @@ int balance(const lb::LbConfig& cfg) {
   lb::HealthChecker health(balancer, cfg.health_interval_ms, cfg.relay.connect_timeout_ms);
   health.start();
   app::LbService service(cfg, balancer);
-  auto engine = make(cfg.engine, service, {cfg.ring_buffers, cfg.ring_cq_entries}, std::move(listeners));
+  auto engine =
+      make(cfg.engine, service, {cfg.ring_buffers, cfg.ring_cq_entries, cfg.busy_poll_us}, std::move(listeners));
   engine->start();
   RW_LOG_INFO("balancing on {} over {} backends ({} policy, engine {}, {} workers)", ep.to_string(),
               cfg.backends.size(), lb::policy_name(cfg.policy), engine->name(), cfg.workers);
@@ -215,6 +220,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 32768u))
       ->capture_default_str();
   serve_cmd
+      ->add_option("--busy-poll", cfg.busy_poll_us,
+                   "event engines: microseconds a worker keeps polling after work before it sleeps (lower latency "
+                   "on VMs, where waking an idle core is slow; costs CPU); 0 = off")
+      ->check(CLI::Range(0u, 1000000u))
+      ->capture_default_str();
+  serve_cmd
       ->add_option("--ring-cq", cfg.ring_cq_entries,
                    "uring only (the reactor ignores it): completion queue entries per worker (a power of two)")
       ->check(CLI::Range(16u, 65536u))
@@ -266,6 +277,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 32768u));
   lb_cmd->add_option("--ring-cq", lbc.ring_cq_entries, "uring only: completion queue entries per worker")
       ->check(CLI::Range(16u, 65536u));
+  lb_cmd
+      ->add_option("--busy-poll", lbc.busy_poll_us,
+                   "microseconds a worker keeps polling after work before it sleeps (see serve --help); 0 = off")
+      ->check(CLI::Range(0u, 1000000u))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);

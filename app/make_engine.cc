@@ -20,9 +20,10 @@ std::unique_ptr<Engine> make_engine(EngineKind kind, const Service& service, con
       auto uring = proactor::UringEngine::create(service, ring, listeners);
       if (uring) return std::move(*uring);
       RW_LOG_WARN("io_uring unavailable ({}); running the reactor engine instead", strerror(uring.error()));
-      return std::make_unique<reactor::ReactorEngine>(service, std::move(listeners));
+      return std::make_unique<reactor::ReactorEngine>(service, std::move(listeners), ring.busy_poll_us);
     }
-    case EngineKind::Reactor: return std::make_unique<reactor::ReactorEngine>(service, std::move(listeners));
+    case EngineKind::Reactor:
+      return std::make_unique<reactor::ReactorEngine>(service, std::move(listeners), ring.busy_poll_us);
     case EngineKind::Threads:
     case EngineKind::Prefork: break;
   }

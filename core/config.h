@@ -26,6 +26,7 @@ struct ServeConfig {
   CacheLimits cache;                 // per worker
   unsigned ring_buffers = 512;       // uring: provided receive buffers per worker
   unsigned ring_cq_entries = 16384;  // uring: completion queue entries per worker
+  uint32_t busy_poll_us = 0;         // event engines: poll this long after work before sleeping
 };
 
 const char* engine_name(EngineKind kind) noexcept;

@@ -37,10 +37,12 @@ class Service {
   virtual std::unique_ptr<proactor::Acceptor> make_acceptor(proactor::Loop& loop, const Clock& clock) const = 0;
 };
 
-// io_uring sizes (the reactor ignores them).
+// Loop tuning: the io_uring sizes (the reactor ignores them) and
+// --busy-poll (both event engines; see core/busy_poll.h).
 struct RingOptions {
   unsigned buffers = 512;
   unsigned cq_entries = 16384;
+  uint32_t busy_poll_us = 0;
 };
 
 // Engine is what `ringwire serve` runs on: a set of workers (loop threads

@@ -28,6 +28,7 @@ struct LbConfig {
   core::LogLevel log_level = core::LogLevel::Info;
   unsigned ring_buffers = 512;
   unsigned ring_cq_entries = 16384;
+  uint32_t busy_poll_us = 0;
 };
 
 }  // namespace ringwire::lb

@@ -37,12 +37,18 @@ core::Result<std::unique_ptr<Loop>> Loop::create(const Options& options, core::C
   if (!ring) return std::unexpected(ring.error());
   auto bufs = BufferRing::create((*ring)->get(), options.ring_buffers, kBufferGroup);
   if (!bufs) return std::unexpected(bufs.error());
-  return std::unique_ptr<Loop>(new Loop(std::move(*ring), std::move(*bufs), budget, timeouts, clock));
+  return std::unique_ptr<Loop>(
+      new Loop(std::move(*ring), std::move(*bufs), budget, timeouts, clock, options.busy_poll_us));
 }
 
 Loop::Loop(std::unique_ptr<Ring> ring, std::unique_ptr<BufferRing> bufs, core::ConnectionBudget& budget,
-           const std::array<int64_t, core::kTimerKinds>& timeouts, core::Clock& clock)
-    : clock_(clock), wake_(::eventfd(0, EFD_CLOEXEC)), ring_(std::move(ring)), bufs_(std::move(bufs)), budget_(budget) {
+           const std::array<int64_t, core::kTimerKinds>& timeouts, core::Clock& clock, uint32_t busy_poll_us)
+    : clock_(clock),
+      wake_(::eventfd(0, EFD_CLOEXEC)),
+      ring_(std::move(ring)),
+      bufs_(std::move(bufs)),
+      budget_(budget),
+      busy_(busy_poll_us) {
   if (!wake_) throw std::runtime_error("eventfd setup failed");
   for (int k = 0; k < core::kTimerKinds; ++k) timers_.set_timeout(k, timeouts[k]);
 }
@@ -86,12 +92,15 @@ void Loop::run(core::Fd listener) {
     if (accept_resume_ms_ > now) wait = std::min(wait, accept_resume_ms_ - now);
     if (!stopping_ && !want_accept) wait = std::min(wait, core::ConnectionBudget::kRetryMs);
     if (!starved_.empty()) wait = 0;  // handlers to resume: do not sleep on the ring
+    if (busy_.spinning()) wait = 0;
     ring_->submit_and_wait(wait);
     clock_.update();
     if (acceptor_) acceptor_->begin_turn();
     ++turns_;
 
+    uint64_t cqes_before = cqes_;
     reap();
+    busy_.after_wait(cqes_ != cqes_before);
     // Buffers used in the batch go back in one store; only then can the
     // receives that found the ring empty be re-armed without failing again.
     bufs_->publish();

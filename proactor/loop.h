@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/busy_poll.h"
 #include "core/clock.h"
 #include "core/connection_budget.h"
 #include "core/deadline_lists.h"
@@ -79,6 +80,7 @@ class Loop {
   struct Options {
     unsigned ring_buffers = 512;
     unsigned cq_entries = 16384;
+    uint32_t busy_poll_us = 0;  // --busy-poll (core/busy_poll.h); 0 is off
   };
   // Sets up the ring and the buffer ring. The error is the errno that made
   // io_uring unusable (EPERM, ENOSYS, ENOMEM, ...): the caller falls back.
@@ -126,7 +128,7 @@ class Loop {
 
  private:
   Loop(std::unique_ptr<Ring> ring, std::unique_ptr<BufferRing> bufs, core::ConnectionBudget& budget,
-       const std::array<int64_t, core::kTimerKinds>& timeouts, core::Clock& clock);
+       const std::array<int64_t, core::kTimerKinds>& timeouts, core::Clock& clock, uint32_t busy_poll_us);
 
   void reap();
   void dispatch(io_uring_cqe* cqe);
@@ -148,6 +150,7 @@ class Loop {
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<BufferRing> bufs_;
   core::ConnectionBudget& budget_;
+  core::BusyPoll busy_;
   Acceptor* acceptor_ = nullptr;
   std::atomic<bool> stop_requested_{false};
   bool stopping_ = false;

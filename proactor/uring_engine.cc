@@ -24,7 +24,7 @@ core::Result<std::unique_ptr<UringEngine>> UringEngine::create(const core::Servi
                                                                const core::RingOptions& ring,
                                                                std::vector<core::Fd>& listeners) {
   std::unique_ptr<UringEngine> engine(new UringEngine(service.max_conns()));
-  Loop::Options options{ring.buffers, ring.cq_entries};
+  Loop::Options options{ring.buffers, ring.cq_entries, ring.busy_poll_us};
   for (size_t i = 0; i < listeners.size(); ++i) {
     auto w = std::make_unique<Worker>();
     auto loop = Loop::create(options, engine->budget_, service.timeouts(), *w->clock);

@@ -21,12 +21,13 @@ char kListenerTag, kWakeTag;
 }  // namespace
 
 Loop::Loop(core::Fd listener, core::ConnectionBudget& budget, const std::array<int64_t, core::kTimerKinds>& timeouts,
-           core::Clock& clock)
+           core::Clock& clock, uint32_t busy_poll_us)
     : clock_(clock),
       listener_(std::move(listener)),
       epoll_(::epoll_create1(EPOLL_CLOEXEC)),
       wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
-      budget_(budget) {
+      budget_(budget),
+      busy_(busy_poll_us) {
   if (!epoll_ || !wake_) throw std::runtime_error("epoll/eventfd setup failed");
   for (int k = 0; k < core::kTimerKinds; ++k) timers_.set_timeout(k, timeouts[k]);
   epoll_event ev{};
@@ -79,8 +80,9 @@ void Loop::run() {
       else
         cap = std::min(cap, std::max(accept_resume_ms_ - now, core::ConnectionBudget::kRetryMs));
     }
-    int timeout = static_cast<int>(timers_.wait_ms(now, cap));
+    int timeout = busy_.spinning() ? 0 : static_cast<int>(timers_.wait_ms(now, cap));
     int n = ::epoll_wait(epoll_.get(), events, kMaxEvents, timeout);
+    busy_.after_wait(n > 0);
     clock_.update();
     if (acceptor_) acceptor_->begin_turn();
     for (int i = 0; i < n; ++i) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/busy_poll.h"
 #include "core/clock.h"
 #include "core/connection_budget.h"
 #include "core/deadline_lists.h"
@@ -65,8 +66,9 @@ class Acceptor {
 class Loop {
  public:
   // `clock` is the worker's: the loop updates it once per turn.
+  // `busy_poll_us`: --busy-poll (core/busy_poll.h); 0 is off.
   Loop(core::Fd listener, core::ConnectionBudget& budget, const std::array<int64_t, core::kTimerKinds>& timeouts,
-       core::Clock& clock);
+       core::Clock& clock, uint32_t busy_poll_us = 0);
   ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -110,6 +112,7 @@ class Loop {
   core::Fd epoll_;
   core::Fd wake_;
   core::ConnectionBudget& budget_;
+  core::BusyPoll busy_;
   Acceptor* acceptor_ = nullptr;
   std::atomic<bool> stop_requested_{false};
   bool stopping_ = false;

@@ -6,8 +6,8 @@
 namespace ringwire::reactor {
 
 struct ReactorEngine::Worker {
-  Worker(const core::Service& service, core::Fd listener, core::ConnectionBudget& budget)
-      : loop(std::make_unique<Loop>(std::move(listener), budget, service.timeouts(), clock)),
+  Worker(const core::Service& service, core::Fd listener, core::ConnectionBudget& budget, uint32_t busy_poll_us)
+      : loop(std::make_unique<Loop>(std::move(listener), budget, service.timeouts(), clock, busy_poll_us)),
         acceptor(service.make_acceptor(*loop, clock)) {
     loop->set_acceptor(acceptor.get());
   }
@@ -22,9 +22,9 @@ struct ReactorEngine::Worker {
   std::unique_ptr<Acceptor> acceptor;
 };
 
-ReactorEngine::ReactorEngine(const core::Service& service, std::vector<core::Fd> listeners)
+ReactorEngine::ReactorEngine(const core::Service& service, std::vector<core::Fd> listeners, uint32_t busy_poll_us)
     : budget_(service.max_conns()) {
-  for (auto& l : listeners) workers_.push_back(std::make_unique<Worker>(service, std::move(l), budget_));
+  for (auto& l : listeners) workers_.push_back(std::make_unique<Worker>(service, std::move(l), budget_, busy_poll_us));
 }
 
 ReactorEngine::~ReactorEngine() {

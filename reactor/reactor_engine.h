@@ -14,7 +14,8 @@ namespace ringwire::reactor {
 // (--max-conns is a total).
 class ReactorEngine final : public core::Engine {
  public:
-  ReactorEngine(const core::Service& service, std::vector<core::Fd> listeners);
+  // busy_poll_us: --busy-poll (core/busy_poll.h); 0 is off.
+  ReactorEngine(const core::Service& service, std::vector<core::Fd> listeners, uint32_t busy_poll_us = 0);
   ~ReactorEngine() override;
 
   const char* name() const noexcept override { return "reactor"; }

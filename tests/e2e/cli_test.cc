@@ -32,9 +32,22 @@ TEST(CliTest, BlockingEnginesAreRefusedForTheBalancer) {
   }
 }
 
+TEST(CliTest, BusyPollIsRefusedForTheBlockingEngines) {
+  for (const char* engine : {"threads", "prefork"}) {
+    int status = 0;
+    std::string out =
+        ringwire(std::string("serve --listen 127.0.0.1:0 --root /tmp --busy-poll 100 --engine ") + engine, status);
+    EXPECT_NE(status, 0) << out;
+    EXPECT_NE(out.find("--busy-poll needs an event engine"), std::string::npos) << out;
+    EXPECT_EQ(out.find("listening on"), std::string::npos) << out;
+  }
+}
+
 TEST(CliTest, BadValuesAreRefused) {
-  for (const char* args : {"serve --cache-max-file 1000000000000", "serve --workers 0", "serve --engine epoll",
-                           "serve --listen nowhere", "serve --body-timeout 0", "serve --root /nonexistent/dir"}) {
+  for (const char* args :
+       {"serve --cache-max-file 1000000000000", "serve --workers 0", "serve --engine epoll", "serve --listen nowhere",
+        "serve --body-timeout 0", "serve --root /nonexistent/dir", "serve --root /tmp --busy-poll 2000000",
+        "lb --listen 127.0.0.1:0 --backend 127.0.0.1:1 --busy-poll -1"}) {
     int status = 0;
     std::string out = ringwire(args, status);
     EXPECT_NE(status, 0) << args << ": " << out;

@@ -11,6 +11,9 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -269,6 +272,47 @@ TEST_P(LifecycleTest, MaxConnsIsATotalOverWorkers) {
     EXPECT_EQ(r.status, 200);
     close(waiting[i]);
   }
+}
+
+// utime + stime of `pid`, in clock ticks (sysconf(_SC_CLK_TCK) per second).
+long cpu_ticks(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));  // the fields after "(comm) "
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+TEST_P(LifecycleTest, BusyPollServesThenSleepsWhenIdle) {
+  if (is_blocking_engine(GetParam()))
+    GTEST_SKIP() << "--busy-poll is for the event engines; the blocking ones refuse it (CliTest)";
+  Server s(GetParam(), www(), {"--workers", "1", "--busy-poll", "2000"});
+  int fd = connect_to(s.port());
+  ASSERT_GE(fd, 0);
+  std::string pending;
+  for (int i = 0; i < 200; ++i) {
+    send_all(fd, kGetPage);
+    Response r;
+    ASSERT_TRUE(read_response(fd, pending, r)) << "request " << i;
+    ASSERT_EQ(r.status, 200);
+    ASSERT_EQ(r.body, kPage);
+  }
+  // The spin is bounded: 2 ms after the last request the worker sleeps
+  // again. A loop that kept polling would burn about a second of CPU here.
+  std::this_thread::sleep_for(100ms);
+  long before = cpu_ticks(s.pid());
+  std::this_thread::sleep_for(1s);
+  long spent = cpu_ticks(s.pid()) - before;
+  EXPECT_LE(spent, sysconf(_SC_CLK_TCK) / 5) << "CPU ticks in 1 s of idleness";
+  close(fd);
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(s.stop(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, LifecycleTest, ::testing::ValuesIn(kServeEngines), EngineName());
