@@ -101,7 +101,8 @@ def wake_latency_paragraph(rows, meta, seeds):
          f"{rt:.1f} µs" + "".join(f"; {what}, {num(wl[k]):.1f} µs" for k, what in others) + ". "
          "With one client connection the next request leaves only after the previous response arrives, so c=1 "
          f"can do at most 1e6 / {rt:.1f} µs = **{ceiling:,.0f} req/s** however fast the server is"
-         + "".join(f" ({1e6 / num(wl[k]):,.0f} req/s {what})" for k, what in others) + "."]
+         + (" (" + "; ".join(f"{1e6 / num(wl[k]):,.0f} req/s {what}" for k, what in others) + ")" if others else "")
+         + "."]
     for cfg in bench_report.target_configs(rows, meta):
         sp, src = seeds.ab(cfg, 1)
         if not sp:
@@ -109,12 +110,13 @@ def wake_latency_paragraph(rows, meta, seeds):
         goal = bench_report.TARGET * sp["rps"]
         vals = [(g, value(rows, cfg, g, 1)) for g in ("ab", "wrk-conns")]
         vals = [(("ab" if g == "ab" else "wrk -t1 -c1"), v) for g, v in vals if v]
-        rel = (f"{goal / ceiling:.1f}× **above** that ceiling: not reachable at c=1 on this machine's wake-up path"
+        rel = (f"{goal / ceiling:.1f}× **above** that ceiling: no server reaches it at c=1 on this machine "
+               "against a client that sleeps until each response arrives (ab, wrk)"
                if goal > ceiling else f"{ceiling / goal:.1f}× below that ceiling: reachable in principle")
         L.append(f"- `{cfg}`: {bench_report.TARGET}× the seeds' c=1 figure ({sp['rps']:.2f}, {src}) is "
                  f"{goal:,.0f} req/s, {rel}"
-                 + (f"; measured {', '.join(f'{t} {v:,.0f}' for t, v in vals)} req/s, the better "
-                    f"{max(v for _, v in vals) / ceiling:.0%} of the ceiling" if vals else "") + ".")
+                 + (f"; measured at c=1: {', '.join(f'{t} {v:,.0f} req/s' for t, v in vals)}, "
+                    f"at best {max(v for _, v in vals) / ceiling:.0%} of the ceiling" if vals else "") + ".")
     return L + [""]
 
 
@@ -138,6 +140,12 @@ def short_ab_paragraph(rows, meta):
          + (f" ({min(wrk_n):,.0f}–{max(wrk_n):,.0f} requests per run)" if wrk_n else "")
          + " is the measurement of the server, and the table's verdict says when it is the one that met the target."]
     return L + [""]
+
+
+def ab_time_span(rows):
+    ms = [num(r["time_taken_s"]) * 1000 for c in configs_in(rows) for r in pick(rows, c, "ab")
+          if ok(r) and num(r.get("time_taken_s"))]
+    return f"{min(ms):.0f}–{max(ms):.0f} ms" if ms else "a few ms"
 
 
 def write_report(out, rows, meta, seeds, charts, headline, raw=None, target_md=""):
@@ -287,9 +295,9 @@ def write_report(out, rows, meta, seeds, charts, headline, raw=None, target_md="
           "responses were 122 bytes (HTTP/1.0, `Connection: close`); ours are the 265-byte index.html with "
           "HTTP/1.1 keep-alive, so bytes per response differ and transfer rates are not comparable as such. "
           "Seeds 002 and 003 are not set beside any point (concurrency 1–5, or target not stated).", "",
-          "The ab points are 1000 requests each, over in 10-80 ms here: at c=1 ab's own round trip is most of "
-          "what is measured, and at high concurrency connection set-up is (every client connects once for "
-          "about 1000/c requests). The wrk rows beside them are the longer measurement of the same points.", "",
+          f"The ab points are 1000 requests each, over in {ab_time_span(rows)} here: at c=1 ab's own round trip "
+          "is most of what is measured, and at high concurrency connection set-up is (every client connects once "
+          "for about 1000/c requests). The wrk rows beside them are the longer measurement of the same points.", "",
           "A note on the load average: it counts runnable threads, so the `threads` engine's own thousand "
           "connection threads raise it during its points; that is the model at work, not other work.", "",
           "## Left to do", ""]

@@ -377,7 +377,7 @@ def judge(p, seed_rps):
     if min(ratios) >= TARGET:
         return "met", f"{med:.1f}×"
     if med >= TARGET:
-        return "median", f"{med:.1f}× (lowest round {min(ratios):.1f}×)"
+        return "median", f"{med:.1f}×, lowest round {min(ratios):.1f}×"
     return "below", f"{med:.1f}×"
 
 
@@ -387,8 +387,9 @@ def failed_total(p):
     rs = rounds_of(p)
     bad = sum(1 for x in rs if not ok(x))
     n = sum(num(x.get("failed_requests")) or 0 for x in rs if ok(x))
-    return f"{n:.0f}" + (f" + {bad} round{'s' if bad > 1 else ''} {rs[0].get('status') if bad == len(rs) else 'not measured'}"
-                         if bad else "")
+    if bad == len(rs):
+        return f"— ({rs[0].get('status')})"
+    return f"{n:.0f}" + (f" (+ {bad} round{'s' if bad > 1 else ''} not measured)" if bad else "")
 
 
 def target_point(rows, seeds, cfg, c):
@@ -398,6 +399,10 @@ def target_point(rows, seeds, cfg, c):
     ab, wrk = find_point(rows, cfg, "ab", c), find_point(rows, cfg, "wrk-conns", c)
     (va, da), (vw, dw) = judge(ab, seed_rps), judge(wrk, seed_rps)
     short = ab_is_short(c)
+    def says(v, d):
+        return {"met": f"yes ({d})", "median": f"on the median only ({d})", "below": f"no ({d})",
+                "absent": "not run"}.get(v, f"{v} {d}".strip())
+
     if seed_rps is None:
         met, verdict = None, "no seed figure at this concurrency"
     elif va in ("failed", "errors") or vw in ("failed", "errors"):
@@ -406,20 +411,16 @@ def target_point(rows, seeds, cfg, c):
                                          if v in ("failed", "errors"))
     elif va == "met" and vw == "met":
         met, verdict = True, "yes, by ab and by wrk"
-    elif vw == "met" and short:
-        met, verdict = True, f"yes, by wrk (ab is short here; ab alone {da})"
-    elif vw == "met":
-        met, verdict = False, f"**partly**: wrk yes, ab no ({da})"
+    elif vw == "met" and (short or va == "absent"):
+        met, verdict = True, "yes, by wrk " + (f"(ab is short here; ab alone {da})" if va != "absent" else "(no ab run)")
     elif va == "met" and vw == "absent":
         met, verdict = True, "yes, by ab (no wrk -t1 run at this concurrency)"
-    elif va == "met":
-        met, verdict = False, f"**partly**: ab yes, wrk no ({dw})"
-    elif "median" in (va, vw):
-        met, verdict = False, f"**on the median only**: ab {da}, wrk {dw}"
     elif va == "absent" and vw == "absent":
         met, verdict = None, "not measured"
+    elif "met" in (va, vw) or "median" in (va, vw):
+        met, verdict = False, f"**partly**: ab {says(va, da)}, wrk {says(vw, dw)}"
     else:
-        met, verdict = False, f"**no**: ab {da or va}, wrk {dw or vw}"
+        met, verdict = False, f"**no**: ab {says(va, da)}, wrk {says(vw, dw)}"
     return {"c": c, "seed": seed_rps, "src": src, "ab": ab, "wrk": wrk, "met": met, "verdict": verdict,
             "short": short}
 
@@ -649,5 +650,6 @@ def redraw(out):
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: perf/bench_report.py BENCH_RESULTS_DIR")
+    sys.dont_write_bytecode = True
     sys.path.insert(0, HERE)
     redraw(sys.argv[1])
