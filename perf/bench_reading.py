@@ -224,7 +224,7 @@ def write_report(out, rows, meta, seeds, charts, headline, raw=None, target_md="
     for c in charts:
         L += [f"![{c}]({c}.svg)", ""]
     L += ["Solid lines: one server; dashed: behind a balancer; dotted gray: the seeds' own figures "
-          "(ab: seed 001; wrk -t: seed 004). Axes are logarithmic."
+          "(ab, and wrk -t1 -c C beside them: seed 001's ab tables; wrk -t: seed 004). Axes are logarithmic."
           + (" Lines are the median over rounds; the shaded band is the [min–max] range." if rounds > 1 else ""),
           "", "## Reading", ""]
 

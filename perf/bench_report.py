@@ -403,6 +403,7 @@ def target_point(rows, seeds, cfg, c):
         return {"met": f"yes ({d})", "median": f"on the median only ({d})", "below": f"no ({d})",
                 "absent": "not run"}.get(v, f"{v} {d}".strip())
 
+    ab_name = "ab (short here)" if short else "ab"
     if seed_rps is None:
         met, verdict = None, "no seed figure at this concurrency"
     elif va in ("failed", "errors") or vw in ("failed", "errors"):
@@ -418,9 +419,9 @@ def target_point(rows, seeds, cfg, c):
     elif va == "absent" and vw == "absent":
         met, verdict = None, "not measured"
     elif "met" in (va, vw) or "median" in (va, vw):
-        met, verdict = False, f"**partly**: ab {says(va, da)}, wrk {says(vw, dw)}"
+        met, verdict = False, f"**partly**: {ab_name} {says(va, da)}, wrk {says(vw, dw)}"
     else:
-        met, verdict = False, f"**no**: ab {says(va, da)}, wrk {says(vw, dw)}"
+        met, verdict = False, f"**no**: {ab_name} {says(va, da)}, wrk {says(vw, dw)}"
     return {"c": c, "seed": seed_rps, "src": src, "ab": ab, "wrk": wrk, "met": met, "verdict": verdict,
             "short": short}
 
@@ -535,7 +536,8 @@ def write_charts(out, rows, seeds):
 
     figs = {
         "requests_per_second": [("ab", "concurrency", "requests_per_second", "ab -n 1000 -c C", "requests/s", seed_ab),
-                                ("wrk-conns", "concurrency", "requests_per_second", "wrk -t1 -c C", "requests/s", ())],
+                                ("wrk-conns", "concurrency", "requests_per_second",
+                                 "wrk -t1 -c C (gray: the seeds' ab at the same C)", "requests/s", seed_ab)],
         "p99_latency": [("ab", "concurrency", "latency_p99_ms", "ab -n 1000 -c C (ms, whole ms only)", "p99 ms", ()),
                         ("wrk-conns", "concurrency", "latency_p99_ms", "wrk -t1 -c C", "p99 ms", ())],
         "wrk_threads": [("wrk-threads", "threads", "requests_per_second", "wrk -c 1000 -t T", "requests/s", seed_t),
