@@ -45,8 +45,10 @@ test-tsan: setup
 # The seeds' sweep (perf/sweep): every engine alone and behind `ringwire lb`,
 # nginx and HAProxy as peers; results in bench-results/<timestamp>/.
 # QUICK=1: a two-point grid over a few configurations, in well under a minute.
+# ROUNDS=N: every configuration N times, the order rotated each round; the
+# tables give the median and the [min-max] range (default 1: full grid < 15 min).
 bench: build
-	@perf/sweep --binary $(BUILD)/ringwire $(if $(QUICK),--quick) $(BENCH_ARGS)
+	@perf/sweep --binary $(BUILD)/ringwire $(if $(QUICK),--quick) $(if $(ROUNDS),--rounds $(ROUNDS)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -5,6 +5,7 @@ import os
 import statistics
 import subprocess
 
+import bench_report
 from bench_report import configs_in, num, ok, pick
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -84,11 +85,77 @@ def engine_paragraph(rows, meta, cfg, what):
             f"server CPU per request against `uring`: {cpu}; under wrk -c 1000 -t T: {t}.")
 
 
-def write_report(out, rows, meta, seeds, charts, headline):
+def wake_latency_paragraph(rows, meta, seeds):
+    """What the wake-latency probe (meta.json "wake_latency": blocking_rt_us, server_spin_rt_us,
+    same_core_rt_us) implies at c=1: one connection sends its next request only after the previous answer,
+    so it can do at most 1e6 / round trip requests/s. Empty when the run has no such entry."""
+    wl = meta.get("wake_latency")
+    if not isinstance(wl, dict) or not num(wl.get("blocking_rt_us")):
+        return []
+    rt = num(wl["blocking_rt_us"])
+    ceiling = 1e6 / rt
+    others = [(k, what) for k, what in (("server_spin_rt_us", "with the server spinning instead of sleeping"),
+                                        ("same_core_rt_us", "with client and server on the same core"))
+              if num(wl.get(k))]
+    L = [f"**The c=1 ceiling.** The wake-latency probe measured a blocking round trip between the two cores of "
+         f"{rt:.1f} µs" + "".join(f"; {what}, {num(wl[k]):.1f} µs" for k, what in others) + ". "
+         "With one client connection the next request leaves only after the previous response arrives, so c=1 "
+         f"can do at most 1e6 / {rt:.1f} µs = **{ceiling:,.0f} req/s** however fast the server is"
+         + (" (" + "; ".join(f"{1e6 / num(wl[k]):,.0f} req/s {what}" for k, what in others) + ")" if others else "")
+         + "."]
+    for cfg in bench_report.target_configs(rows, meta):
+        sp, src = seeds.ab(cfg, 1)
+        if not sp:
+            continue
+        goal = bench_report.TARGET * sp["rps"]
+        vals = [(g, value(rows, cfg, g, 1)) for g in ("ab", "wrk-conns")]
+        vals = [(("ab" if g == "ab" else "wrk -t1 -c1"), v) for g, v in vals if v]
+        rel = (f"{goal / ceiling:.1f}× **above** that ceiling: no server reaches it at c=1 on this machine "
+               "against a client that sleeps until each response arrives (ab, wrk)"
+               if goal > ceiling else f"{ceiling / goal:.1f}× below that ceiling: reachable in principle")
+        L.append(f"- `{cfg}`: {bench_report.TARGET}× the seeds' c=1 figure ({sp['rps']:.2f}, {src}) is "
+                 f"{goal:,.0f} req/s, {rel}"
+                 + (f"; measured at c=1: {', '.join(f'{t} {v:,.0f} req/s' for t, v in vals)}, "
+                    f"at best {max(v for _, v in vals) / ceiling:.0%} of the ceiling" if vals else "") + ".")
+    return L + [""]
+
+
+def short_ab_paragraph(rows, meta):
+    """Where ab's run is too short to measure the server, from this run's own ab times."""
+    cfgs = [c for c in bench_report.target_configs(rows, meta) if available(meta, c)]
+    short_cs = sorted({int(r["concurrency"]) for c in cfgs for r in pick(rows, c, "ab")
+                       if bench_report.ab_is_short(int(r["concurrency"]))})
+    if not short_cs:
+        return []
+    times = [num(r["time_taken_s"]) * 1000 for c in cfgs for r in pick(rows, c, "ab")
+             if int(r["concurrency"]) in short_cs and ok(r) and num(r.get("time_taken_s"))]
+    wrk_n = [num(r["complete_requests"]) for c in cfgs for r in pick(rows, c, "wrk-conns")
+             if int(r["concurrency"]) in short_cs and ok(r) and num(r.get("complete_requests"))]
+    L = [f"**Where ab is too short.** At c = {', '.join(map(str, short_cs))} ab's 1000 requests give each "
+         f"keep-alive connection {', '.join(f'{1000 / c:.1f}' for c in short_cs)} requests"
+         + (f", and the whole run took {min(times):.0f}–{max(times):.0f} ms here" if times else "")
+         + ": what ab times there is mostly its own opening of the connections, from one thread, not the "
+         "server's serving of requests. At those concurrencies the longer "
+         f"`wrk -t1 -c C -d {meta.get('wrk_conns_duration')}s`"
+         + (f" ({min(wrk_n):,.0f}–{max(wrk_n):,.0f} requests per run)" if wrk_n else "")
+         + " is the measurement of the server, and the table's verdict says when it is the one that met the target."]
+    return L + [""]
+
+
+def ab_time_span(rows):
+    ms = [num(r["time_taken_s"]) * 1000 for c in configs_in(rows) for r in pick(rows, c, "ab")
+          if ok(r) and num(r.get("time_taken_s"))]
+    return f"{min(ms):.0f}–{max(ms):.0f} ms" if ms else "a few ms"
+
+
+def write_report(out, rows, meta, seeds, charts, headline, raw=None, target_md=""):
+    """rows: one per point (the median over rounds, bench_report.aggregate); raw: one per point per round."""
+    raw = raw if raw is not None else rows
     cfgs = configs_in(rows)
-    n_ok = sum(1 for r in rows if r["status"] == "ok")
-    n_failed = sum(1 for r in rows if r["status"] == "failed")
-    n_unav = sum(1 for r in rows if r["status"] == "unavailable")
+    rounds = bench_report.n_rounds(meta, raw)
+    n_ok = sum(1 for r in raw if r["status"] == "ok")
+    n_failed = sum(1 for r in raw if r["status"] == "failed")
+    n_unav = sum(1 for r in raw if r["status"] == "unavailable")
     dur = meta.get("duration_s", 0)
     wt, wc = meta.get("wrk_threads_duration"), meta.get("wrk_conns_duration")
     lb_port, dport = meta.get("lb_port"), meta.get("direct_port")
@@ -97,12 +164,17 @@ def write_report(out, rows, meta, seeds, charts, headline):
         "# ringwire sweep report", "",
         f"Run started {meta.get('started')}, took {dur / 60:.1f} min, binary `{meta.get('binary')}` "
         f"(commit {git_rev()}), {'**quick grid** (make bench QUICK=1)' if meta.get('quick') else 'full grid'}"
-        + (", **interrupted**" if meta.get("interrupted") else "") + f". {len(rows)} points: {n_ok} ok, "
-        f"{n_failed} failed, {n_unav} unavailable.", "",
+        + (", **interrupted**" if meta.get("interrupted") else "")
+        + (f". {len(rows)} points × {rounds} rounds = {len(raw)} runs: " if rounds > 1 else f". {len(rows)} points: ")
+        + f"{n_ok} ok, {n_failed} failed, {n_unav} unavailable.", "",
         "**The numbers are indicative.** This is a shared 2-core machine; other work (compiles) may have run "
-        "during the sweep, and each point runs once. Compare configurations measured in the same run, as "
+        "during the sweep, and "
+        + ("each point runs once (`make bench ROUNDS=N` repeats and alternates). " if rounds <= 1 else
+           f"each point ran in {rounds} rounds, the configuration order rotated each round so that no "
+           "configuration always runs first or last; the tables give the median and the [min–max] range. ")
+        + "Compare configurations measured in the same run, as "
         "ratios, and prefer CPU per request where the client is the bottleneck (DESIGN.md). "
-        + load_sentence(rows), "",
+        + load_sentence(raw), "",
         "Files: [tables.md](tables.md) (every point, in the seeds' columns, beside the seeds' figures), "
         "[results.csv](results.csv) (every column of every point), `raw/` (each tool's output and the "
         "servers' logs), `meta.json`.", "",
@@ -145,11 +217,16 @@ def write_report(out, rows, meta, seeds, charts, headline):
     for cfg, t in meta.get("topologies", {}).items():
         for note in t.get("notes") or []:
             L.append(f"- **Port** ({cfg}): {note} (the seeds' ports 44444 and 45000 lie in Linux's ephemeral range).")
-    L += ["", "## Headline", "", headline, "", "## Charts", ""]
+    L += ["", "## Headline", "", headline, "",
+          f"## {bench_report.TARGET}× target", "", target_md, ""]
+    L += short_ab_paragraph(rows, meta) + wake_latency_paragraph(rows, meta, seeds)
+    L += ["## Charts", ""]
     for c in charts:
         L += [f"![{c}]({c}.svg)", ""]
     L += ["Solid lines: one server; dashed: behind a balancer; dotted gray: the seeds' own figures "
-          "(ab: seed 001; wrk -t: seed 004). Axes are logarithmic.", "", "## Reading", ""]
+          "(ab, and wrk -t1 -c C beside them: seed 001's ab tables; wrk -t: seed 004). Axes are logarithmic."
+          + (" Lines are the median over rounds; the shaded band is the [min–max] range." if rounds > 1 else ""),
+          "", "## Reading", ""]
 
     # Engines.
     L += ["### The engines, alone on one core", ""]
@@ -218,15 +295,19 @@ def write_report(out, rows, meta, seeds, charts, headline):
           "responses were 122 bytes (HTTP/1.0, `Connection: close`); ours are the 265-byte index.html with "
           "HTTP/1.1 keep-alive, so bytes per response differ and transfer rates are not comparable as such. "
           "Seeds 002 and 003 are not set beside any point (concurrency 1–5, or target not stated).", "",
-          "The ab points are 1000 requests each, over in 10-80 ms here: at c=1 ab's own round trip is most of "
-          "what is measured, and at high concurrency connection set-up is (every client connects once for "
-          "about 1000/c requests). The wrk rows beside them are the longer measurement of the same points.", "",
+          f"The ab points are 1000 requests each, over in {ab_time_span(rows)} here: at c=1 ab's own round trip "
+          "is most of what is measured, and at high concurrency connection set-up is (every client connects once "
+          "for about 1000/c requests). The wrk rows beside them are the longer measurement of the same points.", "",
           "A note on the load average: it counts runnable threads, so the `threads` engine's own thousand "
           "connection threads raise it during its points; that is the model at work, not other work.", "",
           "## Left to do", ""]
     missing = sorted({r["configuration"] for r in rows if r["status"] == "unavailable"})
     if missing:
         L.append(f"- {', '.join(missing)}: unavailable in this run (see their rows for why).")
-    L += ["- Repeat the sweep on an idle machine and alternate the contenders to get ranges (DESIGN.md).", ""]
+    if rounds > 1:
+        L += ["- Repeat on an idle machine: rounds give ranges, but not a quiet machine (DESIGN.md).", ""]
+    else:
+        L += ["- Repeat the sweep on an idle machine with `make bench ROUNDS=3` (the contenders alternate; "
+              "the tables then give ranges, DESIGN.md).", ""]
     with open(os.path.join(out, "REPORT.md"), "w") as fh:
         fh.write("\n".join(L))

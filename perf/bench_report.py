@@ -8,11 +8,12 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 
 COLUMNS = [
-    "configuration", "engine", "topology", "grid", "tool", "concurrency", "threads", "duration_s", "requests",
+    "round", "configuration", "engine", "topology", "grid", "tool", "concurrency", "threads", "duration_s", "requests",
     "time_taken_s", "complete_requests", "failed_requests", "non2xx", "err_connect", "err_read", "err_write",
     "err_timeout", "total_transferred_bytes", "requests_per_second", "time_per_request_ms",
     "time_per_request_all_ms", "transfer_rate_kbps", "latency_avg_ms", "latency_p50_ms", "latency_p99_ms",
@@ -27,6 +28,10 @@ GRID_TITLE = {
     "wrk-threads": "wrk -c 1000 -t T -d {wt}s (seed 004's grid; -t is client threads, not concurrency)",
     "wrk-conns": "wrk -t1 -c C -d {wc}s (a longer run per concurrency: 1000 requests take only a few ms here)",
 }
+WRK_CONNS_SEED_NOTE = (
+    "The seeds ran no `wrk -t1 -c C`: the seed figure on these rows is the seeds' **ab** figure at the same "
+    "concurrency (the same one as the ab table above), so the ratio sets this longer run of the server beside "
+    "what the seeds measured at that concurrency.")
 NL = "\\n"  # a line break inside a Graphviz label
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -93,8 +98,90 @@ def write_csv(out, rows):
 
 
 def read_csv(out):
+    """The rows of DIR/results.csv; a file written before --rounds existed has no round column:
+    each of its rows is round 1."""
     with open(os.path.join(out, "results.csv"), newline="") as fh:
-        return list(csv.DictReader(fh))
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        if not r.get("round"):
+            r["round"] = "1"
+    return rows
+
+
+# Columns that are numbers: per point, the median over the rounds that measured it.
+NUMERIC = COLUMNS[COLUMNS.index("time_taken_s"):COLUMNS.index("loadavg_1m") + 1]
+
+
+def point_key(r):
+    return (r["configuration"], r["grid"], str(r["concurrency"]), str(r.get("threads") or ""))
+
+
+def aggregate(rows):
+    """One row per point (configuration, grid, concurrency, threads) from one row per point per
+    round: every numeric column is the median over the rounds whose point is ok; `_rounds` keeps the
+    rounds' own rows (for ranges and status); status is ok if any round measured the point (the
+    status cell says which rounds failed), else failed or unavailable. Order: first appearance, which
+    is round 1's order, the sweep's configuration order."""
+    groups, order = {}, []
+    for r in sorted(rows, key=lambda r: int(num(r.get("round")) or 1)):  # stable: keeps run order
+        k = point_key(r)
+        if k not in groups:
+            groups[k] = []
+            order.append(k)
+        groups[k].append(r)
+    out = []
+    for k in order:
+        rs = groups[k]
+        oks = [r for r in rs if ok(r)]
+        a = dict(oks[0] if oks else rs[0])
+        a["_rounds"] = rs
+        if oks and len(rs) > 1:
+            for col in NUMERIC:
+                vals = [num(r.get(col)) for r in oks if num(r.get(col)) is not None]
+                a[col] = statistics.median(vals) if vals else ""
+            a["status"] = "ok"
+            a["reason"] = ""
+        elif not oks:
+            a["status"] = "failed" if any(r.get("status") == "failed" for r in rs) else "unavailable"
+        out.append(a)
+    return out
+
+
+def rounds_of(r):
+    return r.get("_rounds") or [r]
+
+
+def ok_rounds(r, key="requests_per_second"):
+    """key's value in every round that measured the point."""
+    vals = [num(x.get(key)) for x in rounds_of(r) if ok(x)]
+    return [v for v in vals if v is not None]
+
+
+def spread(r, key):
+    """(min, max) of key over the point's ok rounds, or None when fewer than two rounds measured it."""
+    vals = ok_rounds(r, key)
+    return (min(vals), max(vals)) if len(vals) > 1 else None
+
+
+def fr(r, key, digits=2):
+    """The point's value (the median over rounds) and, with two or more rounds, [min–max]."""
+    s = f(r.get(key), digits)
+    m = spread(r, key)
+    if m:
+        d = 0 if abs(m[1]) >= 100 else digits
+        s += f" [{f(m[0], d)}–{f(m[1], d)}]"
+    return s
+
+
+def ratio_cell(r, seed_rps):
+    """ours ÷ the seed's requests/s: the median's ratio, and with two or more rounds the range."""
+    if not seed_rps or not ok(r):
+        return "—"
+    s = f"{num(r['requests_per_second']) / seed_rps:.1f}×"
+    m = spread(r, "requests_per_second")
+    if m:
+        s += f" [{m[0] / seed_rps:.1f}–{m[1] / seed_rps:.1f}]"
+    return s
 
 
 def configs_in(rows):
@@ -114,9 +201,29 @@ def ok(r):
 
 
 def status_cell(r):
-    if r.get("status") == "ok":
-        return "ok" + (f" ({r['reason']})" if r.get("reason") else "")
-    return f"**{r.get('status')}**: {r.get('reason', '')}".replace("|", "/")
+    rs = rounds_of(r)
+    if len(rs) == 1:
+        x = rs[0]
+        if x.get("status") == "ok":
+            return "ok" + (f" ({x['reason']})" if x.get("reason") else "")
+        return f"**{x.get('status')}**: {x.get('reason', '')}".replace("|", "/")
+    # Several rounds: how many measured the point, and each other round's status and reason.
+    n = len(rs)
+    by = {}  # (status, reason) -> rounds
+    for x in rs:
+        st = x.get("status") or "?"
+        if st == "ok" and not x.get("reason"):
+            continue
+        by.setdefault((st, x.get("reason") or ""), []).append(str(x.get("round")))
+    n_ok = sum(1 for x in rs if x.get("status") == "ok")
+    counts = [f"ok {n_ok}/{n}"] if n_ok else []
+    for st in ("failed", "unavailable"):
+        k = sum(1 for x in rs if x.get("status") == st)
+        if k:
+            counts.append(f"**{st}** {k}" + ("" if n_ok else f"/{n}"))
+    notes = [f"round{'s' if len(rds) > 1 else ''} {', '.join(rds)}: {reason or st}"
+             for (st, reason), rds in by.items()]
+    return (", ".join(counts) + (f" ({'; '.join(notes)})" if notes else "")).replace("|", "/")
 
 
 def headline(rows, meta):
@@ -138,15 +245,32 @@ def headline(rows, meta):
         st = topo.get("status", "?")
         if st != "ok":
             st = f"unavailable: {topo.get('reason', '')}".replace("|", "/")
-        lines.append(f"| {cfg} | {st} | " + (f"{f(peak['requests_per_second'], 0)} (c={peak['concurrency']})"
+        lines.append(f"| {cfg} | {st} | " + (f"{fr(peak, 'requests_per_second', 0)} (c={peak['concurrency']})"
                                               if peak else "—")
-                     + f" | {f(c50['requests_per_second'], 0) if c50 else '—'} | "
-                     f"{f(c50['latency_p99_ms']) if c50 else '—'} | {f(c50['server_cpu_us_per_req']) if c50 else '—'} | "
-                     f"{ratio} | {f(t10['requests_per_second'], 0) if t10 else '—'} |")
+                     + f" | {fr(c50, 'requests_per_second', 0) if c50 else '—'} | "
+                     f"{f(c50['latency_p99_ms']) if c50 else '—'} | {fr(c50, 'server_cpu_us_per_req') if c50 else '—'} | "
+                     f"{ratio} | {fr(t10, 'requests_per_second', 0) if t10 else '—'} |")
     return "\n".join(lines)
 
 
-def write_tables(out, rows, meta, seeds):
+def rounds_sentence(meta, raw):
+    n = n_rounds(meta, raw)
+    if n <= 1:
+        return "One round: every point ran once."
+    orders = meta.get("round_orders") or []
+    return (f"**{n} rounds**, the configuration order rotated each round"
+            + (" (" + "; ".join(f"round {i}: {', '.join(o)}" for i, o in enumerate(orders, 1)) + ")" if orders else "")
+            + ". Every number is the **median over the rounds** that measured the point; requests/s, server CPU "
+            "µs/req, failed requests and the seed ratio also show the range **[min–max]** over those rounds. "
+            "The status cell says in which rounds a point failed; results.csv has every round's row.")
+
+
+def n_rounds(meta, raw):
+    return int(meta.get("rounds") or max((int(num(r.get("round")) or 1) for r in raw), default=1))
+
+
+def write_tables(out, rows, meta, seeds, raw=None):
+    raw = raw if raw is not None else rows
     wt, wc = meta.get("wrk_threads_duration"), meta.get("wrk_conns_duration")
     md = ["# Sweep tables", "",
           f"Run {meta.get('started', '?')}, {'quick grid' if meta.get('quick') else 'full grid'}. "
@@ -156,7 +280,9 @@ def write_tables(out, rows, meta, seeds):
           "Server CPU is utime+stime of every server process of the configuration over the point. "
           "The seed figure is the seeds' number at the same point (perf/seeds.json says where each is from); "
           "ratio = ours ÷ seed's requests/s. Failed and unavailable points are listed, never dropped.", "",
-          "## Headline", "", headline(rows, meta), ""]
+          rounds_sentence(meta, raw), "",
+          "## Headline", "", headline(rows, meta), "",
+          "## 20× target", "", target_section(rows, meta, seeds), ""]
     for cfg in configs_in(rows):
         topo = meta.get("topologies", {}).get(cfg, {})
         md += [f"## {cfg}", "", f"Topology: {topo.get('topology') or 'unavailable: ' + topo.get('reason', '?')}", ""]
@@ -171,13 +297,12 @@ def write_tables(out, rows, meta, seeds):
             for r in ab:
                 c = int(r["concurrency"])
                 sp, src = seeds.ab(cfg, c)
-                ratio = (f"{num(r['requests_per_second']) / sp['rps']:.1f}×"
-                         if sp and ok(r) else "—")
+                ratio = ratio_cell(r, sp["rps"] if sp else None)
                 md.append(f"| {c} | {f(r.get('time_taken_s'), 3)} | {f(r.get('complete_requests'), 0)} "
-                          f"| {f(r.get('failed_requests'), 0)} | {f(r.get('total_transferred_bytes'), 0)} "
-                          f"| {f(r.get('requests_per_second'))} | {f(r.get('time_per_request_ms'), 3)} "
+                          f"| {fr(r, 'failed_requests', 0)} | {f(r.get('total_transferred_bytes'), 0)} "
+                          f"| {fr(r, 'requests_per_second')} | {f(r.get('time_per_request_ms'), 3)} "
                           f"| {f(r.get('transfer_rate_kbps'))} | {f(r.get('latency_p50_ms'), 0)} "
-                          f"| {f(r.get('latency_p99_ms'), 0)} | {f(r.get('server_cpu_us_per_req'))} "
+                          f"| {f(r.get('latency_p99_ms'), 0)} | {fr(r, 'server_cpu_us_per_req')} "
                           f"| {status_cell(r)} | {f(sp['rps']) if sp else '—'} | {src or '—'} | {ratio} |")
             md.append("")
         for grid in ("wrk-threads", "wrk-conns"):
@@ -193,17 +318,178 @@ def write_tables(out, rows, meta, seeds):
                    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---:|"]
             for r in pts:
                 x = int(r["threads"]) if grid == "wrk-threads" else int(r["concurrency"])
-                sp, src = seeds.wrk_threads(cfg, x) if grid == "wrk-threads" else (None, None)
-                ratio = f"{num(r['requests_per_second']) / sp['rps']:.1f}×" if sp and ok(r) else "—"
+                if grid == "wrk-threads":
+                    sp, src = seeds.wrk_threads(cfg, x)
+                else:  # the seeds ran no wrk -t1 -c C: their ab figure at the same concurrency
+                    sp, src = seeds.ab(cfg, x)
+                    src = f"{src} (ab, same c)" if src else src
+                ratio = ratio_cell(r, sp["rps"] if sp else None)
                 md.append(f"| {x} | {f(r.get('time_taken_s'))} | {f(r.get('complete_requests'), 0)} "
-                          f"| {f(r.get('failed_requests'), 0)} | {f(r.get('total_transferred_bytes'), 0)} "
-                          f"| {f(r.get('requests_per_second'))} | {f(r.get('time_per_request_ms'), 3)} "
+                          f"| {fr(r, 'failed_requests', 0)} | {f(r.get('total_transferred_bytes'), 0)} "
+                          f"| {fr(r, 'requests_per_second')} | {f(r.get('time_per_request_ms'), 3)} "
                           f"| {f(r.get('transfer_rate_kbps'))} | {f(r.get('latency_p50_ms'), 3)} "
-                          f"| {f(r.get('latency_p99_ms'), 3)} | {f(r.get('server_cpu_us_per_req'))} "
+                          f"| {f(r.get('latency_p99_ms'), 3)} | {fr(r, 'server_cpu_us_per_req')} "
                           f"| {status_cell(r)} | {f(sp['rps']) if sp else '—'} | {src or '—'} | {ratio} |")
+            if grid == "wrk-conns":
+                md += ["", WRK_CONNS_SEED_NOTE]
             md.append("")
     with open(os.path.join(out, "tables.md"), "w") as fh:
         fh.write("\n".join(md))
+
+
+# ---------------------------------------------------------------- the 20x target
+
+# The project's target: every event-engine point at every concurrency, 0 failed requests and at least
+# TARGET x the seeds' asynchronous server's requests/s at the same concurrency.
+EVENT_CONFIGS = ["uring", "reactor", "lb+uring", "lb+reactor"]
+TARGET = 20
+# ab -n 1000 -c C gives each of its C keep-alive connections about 1000/C requests. At this many or fewer
+# (C >= 250 on the seeds' grid: 300, 500, 1000) the run is mostly ab opening its connections, from one
+# thread, and lasts a few ms: the longer wrk -t1 -c C at the same concurrency measures the server.
+SHORT_AB_REQS_PER_CONN = 4
+
+
+def find_point(rows, cfg, grid, c):
+    return next((r for r in pick(rows, cfg, grid) if str(r["concurrency"]) == str(c)), None)
+
+
+def ab_is_short(c):
+    return 1000 / c <= SHORT_AB_REQS_PER_CONN
+
+
+def judge(p, seed_rps):
+    """One measurement of one point against the target: (verdict, detail). Verdicts: absent, failed (a
+    round did not measure it), errors (failed requests in some round), noseed, met (every round at or
+    above TARGET x), median (the median is, some round is not), below."""
+    if p is None:
+        return "absent", "not run"
+    rs = rounds_of(p)
+    bad = [x for x in rs if not ok(x)]
+    if bad:
+        return "failed", f"{bad[0].get('status')} in {len(bad)}/{len(rs)} round{'s' if len(rs) > 1 else ''}"
+    errors = sum(num(x.get("failed_requests")) or 0 for x in rs)
+    if errors:
+        return "errors", f"{errors:.0f} failed requests" + (f" over {len(rs)} rounds" if len(rs) > 1 else "")
+    if not seed_rps:
+        return "noseed", ""
+    ratios = [num(x["requests_per_second"]) / seed_rps for x in rs]
+    med = statistics.median(ratios)
+    if min(ratios) >= TARGET:
+        return "met", f"{med:.1f}×"
+    if med >= TARGET:
+        return "median", f"{med:.1f}×, lowest round {min(ratios):.1f}×"
+    return "below", f"{med:.1f}×"
+
+
+def failed_total(p):
+    if p is None:
+        return "—"
+    rs = rounds_of(p)
+    bad = sum(1 for x in rs if not ok(x))
+    n = sum(num(x.get("failed_requests")) or 0 for x in rs if ok(x))
+    if bad == len(rs):
+        return f"— ({rs[0].get('status')})"
+    return f"{n:.0f}" + (f" (+ {bad} round{'s' if bad > 1 else ''} not measured)" if bad else "")
+
+
+def target_point(rows, seeds, cfg, c):
+    """Everything the 20x table says about one configuration at one concurrency."""
+    sp, src = seeds.ab(cfg, c)
+    seed_rps = sp["rps"] if sp else None
+    ab, wrk = find_point(rows, cfg, "ab", c), find_point(rows, cfg, "wrk-conns", c)
+    (va, da), (vw, dw) = judge(ab, seed_rps), judge(wrk, seed_rps)
+    short = ab_is_short(c)
+    def says(v, d):
+        return {"met": f"yes ({d})", "median": f"on the median only ({d})", "below": f"no ({d})",
+                "absent": "not run"}.get(v, f"{v} {d}".strip())
+
+    ab_name = "ab (short here)" if short else "ab"
+    if seed_rps is None:
+        met, verdict = None, "no seed figure at this concurrency"
+    elif va in ("failed", "errors") or vw in ("failed", "errors"):
+        met = False
+        verdict = "**no**: " + "; ".join(f"{t} {d}" for t, (v, d) in (("ab", (va, da)), ("wrk", (vw, dw)))
+                                         if v in ("failed", "errors"))
+    elif va == "met" and vw == "met":
+        met, verdict = True, "yes, by ab and by wrk"
+    elif vw == "met" and (short or va == "absent"):
+        met, verdict = True, "yes, by wrk " + (f"(ab is short here; ab alone {da})" if va != "absent" else "(no ab run)")
+    elif va == "met" and vw == "absent":
+        met, verdict = True, "yes, by ab (no wrk -t1 run at this concurrency)"
+    elif va == "absent" and vw == "absent":
+        met, verdict = None, "not measured"
+    elif "met" in (va, vw) or "median" in (va, vw):
+        met, verdict = False, f"**partly**: {ab_name} {says(va, da)}, wrk {says(vw, dw)}"
+    else:
+        met, verdict = False, f"**no**: {ab_name} {says(va, da)}, wrk {says(vw, dw)}"
+    return {"c": c, "seed": seed_rps, "src": src, "ab": ab, "wrk": wrk, "met": met, "verdict": verdict,
+            "short": short}
+
+
+def target_configs(rows, meta):
+    present = configs_in(rows)
+    return [c for c in EVENT_CONFIGS if c in present or c in meta.get("topologies", {})]
+
+
+def target_summary(rows, meta, seeds):
+    """One line per event-engine configuration: at how many concurrencies the target is met, and where not."""
+    lines = []
+    present = set(configs_in(rows)) | set(meta.get("topologies", {}))
+    for cfg in EVENT_CONFIGS:
+        if cfg not in present:
+            lines.append(f"- `{cfg}`: not in this run.")
+            continue
+        cs = [int(r["concurrency"]) for r in pick(rows, cfg, "ab")]
+        pts = [target_point(rows, seeds, cfg, c) for c in cs]
+        judged = [p for p in pts if p["met"] is not None]
+        met = [p for p in judged if p["met"]]
+        by_wrk = [str(p["c"]) for p in met if p["verdict"].startswith("yes, by wrk")]
+        missed = [f"c={p['c']}" for p in judged if not p["met"]]
+        noseed = [str(p["c"]) for p in pts if p["seed"] is None]
+        if not judged:
+            lines.append(f"- `{cfg}`: no point measured against a seed figure in this run.")
+            continue
+        lines.append(f"- `{cfg}`: **met at {len(met)} of {len(judged)}** concurrencies"
+                     + (f" (at c = {', '.join(by_wrk)} by the longer wrk run)" if by_wrk else "")
+                     + (f"; **not met** at {', '.join(missed)}" if missed else "")
+                     + (f"; no seed figure at c = {', '.join(noseed)}" if noseed else "") + ".")
+    return lines
+
+
+def target_section(rows, meta, seeds):
+    """Markdown: the target, a summary line per configuration, then one table per event-engine configuration
+    with a row per concurrency of the ab grid."""
+    cfgs = target_configs(rows, meta)
+    if not cfgs:
+        return "No event-engine configuration (uring, reactor, lb+uring, lb+reactor) in this run."
+    wc = meta.get("wrk_conns_duration")
+    L = [f"Target: every event-engine point at every concurrency has 0 failed requests and at least {TARGET}× "
+         "the seeds' asynchronous server's requests/s at the same concurrency (the seeds' ab tables: seed 001, "
+         "seed 000 at c = 10; behind the balancer, seed 001's balancer table). Each concurrency is judged by "
+         f"ab -n 1000 -c C and by the longer `wrk -t1 -c C -d {wc}s`; where ab's 1000 requests give each "
+         f"connection {SHORT_AB_REQS_PER_CONN} or fewer (c ≥ {min(c for c in range(1, 1001) if ab_is_short(c))}), "
+         "ab's few milliseconds time mostly its own connection set-up and the wrk run is the measurement of "
+         "the server. Ratios are the median over rounds, [min–max] with several rounds.", ""]
+    L += target_summary(rows, meta, seeds) + [""]
+    for cfg in cfgs:
+        cs = [int(r["concurrency"]) for r in pick(rows, cfg, "ab")]
+        L += [f"**{cfg}**", "",
+              f"| C | Seed req/s at C | {TARGET}× seed | ab req/s | ab ratio | wrk -t1 -c C req/s | wrk ratio "
+              "| Failed requests (ab / wrk) | ab run (ms; requests per connection) | Met? |",
+              "|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
+        if not cs:
+            L.append(f"| — | — | — | — | — | — | — | — | — | no ab points for {cfg} in this run |")
+        for c in cs:
+            p = target_point(rows, seeds, cfg, c)
+            ab, wrk, sr = p["ab"], p["wrk"], p["seed"]
+            ab_ms = f"{num(ab['time_taken_s']) * 1000:.0f}" if ab and ok(ab) and num(ab.get("time_taken_s")) else "—"
+            L.append(f"| {c} | {f(sr) if sr else '—'} | {f(TARGET * sr, 0) if sr else '—'} "
+                     f"| {fr(ab, 'requests_per_second', 0) if ab else '—'} | {ratio_cell(ab, sr) if ab else '—'} "
+                     f"| {fr(wrk, 'requests_per_second', 0) if wrk else '—'} | {ratio_cell(wrk, sr) if wrk else '—'} "
+                     f"| {failed_total(ab)} / {failed_total(wrk)} "
+                     f"| {ab_ms}; {1000 / c:.1f}{' (short)' if p['short'] else ''} | {p['verdict']} |")
+        L.append("")
+    return "\n".join(L)
 
 
 # ---------------------------------------------------------------- charts
@@ -217,15 +503,19 @@ def write_charts(out, rows, seeds):
     styles = {c: ("-" if not c.startswith(("lb+", "haproxy")) else "--") for c in cfgs}
 
     def series(cfg, grid, xkey, ykey):
-        pts = [(num(r[xkey]), num(r[ykey])) for r in pick(rows, cfg, grid) if ok(r) and num(r.get(ykey))]
-        return [p[0] for p in pts], [p[1] for p in pts]
+        """x, the median over rounds, and the [min, max] over rounds (equal to the median with one round)."""
+        pts = [(num(r[xkey]), num(r[ykey]), spread(r, ykey) or (num(r[ykey]),) * 2)
+               for r in pick(rows, cfg, grid) if ok(r) and num(r.get(ykey))]
+        return [p[0] for p in pts], [p[1] for p in pts], [p[2][0] for p in pts], [p[2][1] for p in pts]
 
     def panel(ax, grid, xkey, ykey, title, ylabel, seed_lines=()):
         drawn = False
         for cfg in cfgs:
-            xs, ys = series(cfg, grid, xkey, ykey)
+            xs, ys, lo, hi = series(cfg, grid, xkey, ykey)
             if xs:
-                ax.plot(xs, ys, styles[cfg], marker="o", markersize=3, label=cfg)
+                line, = ax.plot(xs, ys, styles[cfg], marker="o", markersize=3, label=cfg)
+                if lo != hi:  # several rounds: shade the range around the median
+                    ax.fill_between(xs, lo, hi, color=line.get_color(), alpha=0.15, linewidth=0)
                 drawn = True
         for label, xs, ys in seed_lines:
             ax.plot(xs, ys, ":", color="gray", marker="x", markersize=3, label=label)
@@ -246,7 +536,8 @@ def write_charts(out, rows, seeds):
 
     figs = {
         "requests_per_second": [("ab", "concurrency", "requests_per_second", "ab -n 1000 -c C", "requests/s", seed_ab),
-                                ("wrk-conns", "concurrency", "requests_per_second", "wrk -t1 -c C", "requests/s", ())],
+                                ("wrk-conns", "concurrency", "requests_per_second",
+                                 "wrk -t1 -c C (gray: the seeds' ab at the same C)", "requests/s", seed_ab)],
         "p99_latency": [("ab", "concurrency", "latency_p99_ms", "ab -n 1000 -c C (ms, whole ms only)", "p99 ms", ()),
                         ("wrk-conns", "concurrency", "latency_p99_ms", "wrk -t1 -c C", "p99 ms", ())],
         "wrk_threads": [("wrk-threads", "threads", "requests_per_second", "wrk -c 1000 -t T", "requests/s", seed_t),
@@ -345,19 +636,22 @@ def write_all(out, rows, meta, seeds_path):
 
 
 def redraw(out):
-    rows = read_csv(out)
+    raw = read_csv(out)
+    rows = aggregate(raw)  # one row per point: the median over rounds, each round's row in "_rounds"
     with open(os.path.join(out, "meta.json")) as fh:
         meta = json.load(fh)
     seeds = Seeds(os.path.join(HERE, "seeds.json"))
-    write_tables(out, rows, meta, seeds)
+    write_tables(out, rows, meta, seeds, raw)
     charts = write_charts(out, rows, seeds)
     write_architecture(out, meta)
     import bench_reading
-    bench_reading.write_report(out, rows, meta, seeds, charts, headline(rows, meta))
+    bench_reading.write_report(out, rows, meta, seeds, charts, headline(rows, meta), raw,
+                               target_section(rows, meta, seeds))
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: perf/bench_report.py BENCH_RESULTS_DIR")
+    sys.dont_write_bytecode = True
     sys.path.insert(0, HERE)
     redraw(sys.argv[1])

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs `perf/sweep --quick` into a temporary directory and checks what it
 # writes: every output file present and non-empty, a CSV row for every point of
-# every quick configuration, each with a status, and at least one measured point.
+# every quick configuration, each with a status and its round, at least one
+# measured point, the 20x target tables, the seed ratio on the wrk -t1 -c C rows.
+# Then redraws a copy as an old results.csv (no round column) whose meta.json
+# has a wake-latency probe, and checks the report states the c=1 ceiling.
 #   usage: sweep_quick_test.sh RINGWIRE_BINARY SOURCE_DIR
 set -euo pipefail
 bin=$1
@@ -29,5 +32,40 @@ if any(r["status"] not in ("ok", "failed", "unavailable") or (r["status"] != "ok
     sys.exit("FAIL: a row without a status, or a failed/unavailable row without a reason")
 if not any(r["status"] == "ok" and float(r["requests_per_second"] or 0) > 0 for r in rows):
     sys.exit("FAIL: no point was measured")
+if "round" not in rows[0] or any(r["round"] != "1" for r in rows):
+    sys.exit("FAIL: results.csv has no round column, or a quick run's row is not round 1")
 print(f"sweep quick: {len(rows)} rows, " + ", ".join(f"{c}: {per[c][0]['status']}" for c in expected))
 PY
+for f in tables.md REPORT.md; do
+  grep -q '^## 20× target' "$out/$f" || { echo "FAIL: $f has no 20× target section"; exit 1; }
+  for cfg in uring reactor lb+uring; do
+    grep -q "^\*\*$cfg\*\*" "$out/$f" || { echo "FAIL: $f has no 20× target table for $cfg"; exit 1; }
+  done
+  grep -q '| C | Seed req/s at C | 20× seed |' "$out/$f" || { echo "FAIL: $f: 20× target table header"; exit 1; }
+done
+grep -q '(ab, same c)' "$out/tables.md" || { echo "FAIL: wrk -t1 -c C rows carry no seed figure"; exit 1; }
+grep -q 'c=1 ceiling' "$out/REPORT.md" && { echo "FAIL: a c=1 ceiling without a wake-latency probe"; exit 1; }
+
+# Redraw: an old results.csv (written before --rounds: no round column), a
+# meta.json with the wake-latency probe's entry.
+old=$(mktemp -d)
+trap 'rm -rf "$out" "$old"' EXIT
+cp "$out/results.csv" "$out/meta.json" "$old/"
+/usr/bin/python3 - "$old" <<'PY'
+import csv, json, os, sys
+d = sys.argv[1]
+rows = list(csv.DictReader(open(os.path.join(d, "results.csv"))))
+cols = [c for c in rows[0] if c != "round"]
+with open(os.path.join(d, "results.csv"), "w", newline="") as fh:
+    w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+meta = json.load(open(os.path.join(d, "meta.json")))
+meta["wake_latency"] = {"blocking_rt_us": 50.0, "server_spin_rt_us": 20.0, "same_core_rt_us": 10.0}
+json.dump(meta, open(os.path.join(d, "meta.json"), "w"))
+PY
+"$src/perf/bench_report.py" "$old"
+grep -q '^## 20× target' "$old/REPORT.md" || { echo "FAIL: redraw of an old results.csv: no 20× target section"; exit 1; }
+grep -q 'at most 1e6 / 50.0 µs = \*\*20,000 req/s\*\*' "$old/REPORT.md" \
+  || { echo "FAIL: redraw with a wake-latency probe: no c=1 ceiling in REPORT.md"; exit 1; }
+echo "sweep quick: outputs, round column, 20x tables, old-csv redraw and c=1 ceiling ok"
