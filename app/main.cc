@@ -9,7 +9,9 @@
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <memory>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -135,8 +137,12 @@ int balance(const lb::LbConfig& cfg) {
   auto engine =
       make(cfg.engine, service, {cfg.ring_buffers, cfg.ring_cq_entries, cfg.busy_poll_us}, std::move(listeners));
   engine->start();
-  RW_LOG_INFO("balancing on {} over {} backends ({} policy, engine {}, {} workers)", ep.to_string(),
-              cfg.backends.size(), lb::policy_name(cfg.policy), engine->name(), cfg.workers);
+  // The relay mode is io_uring's (a fallback to the reactor has none).
+  std::string relay_mode;
+  if (std::string_view(engine->name()) == "uring")
+    relay_mode = fmt::format(", {} relay", lb::kUringRelayNames[static_cast<int>(cfg.relay.uring_relay)]);
+  RW_LOG_INFO("balancing on {} over {} backends ({} policy, engine {}{}, {} workers)", ep.to_string(),
+              cfg.backends.size(), lb::policy_name(cfg.policy), engine->name(), relay_mode, cfg.workers);
   RW_LOG_INFO("listening on {} (engine {}, {} workers)", ep.to_string(), engine->name(), cfg.workers);
   wait_for_stop(set, [&] {
     if (cfg.backends_file.empty()) {
@@ -282,6 +288,14 @@ int main(int argc, char** argv) {
                    "microseconds a worker keeps polling after work before it sleeps (see serve --help); 0 = off")
       ->check(CLI::Range(0u, 1000000u))
       ->capture_default_str();
+  std::string uring_relay = lb::kUringRelayNames[0];
+  lb_cmd
+      ->add_option("--uring-relay", uring_relay,
+                   "uring only: how a relay moves bytes: poll (a multishot poll, then splice(2) from the loop) | "
+                   "splice (IORING_OP_SPLICE through a pipe) | recv (multishot receive into provided buffers, then "
+                   "send)")
+      ->check(CLI::IsMember(std::vector<std::string>(std::begin(lb::kUringRelayNames), std::end(lb::kUringRelayNames))))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -317,6 +331,9 @@ int main(int argc, char** argv) {
     }
   }
   if (lbc.backends.empty()) die("no backends: give --backend HOST:PORT (repeatable) or --backends FILE");
+  // CLI11 has checked it against the names.
+  for (size_t i = 0; i < std::size(lb::kUringRelayNames); ++i)
+    if (uring_relay == lb::kUringRelayNames[i]) lbc.relay.uring_relay = static_cast<lb::UringRelay>(i);
   lbc.relay.connect_timeout_ms = to_ms(connect_timeout);
   lbc.relay.idle_timeout_ms = to_ms(idle_timeout);
   lbc.health_interval_ms = to_ms(health_interval);

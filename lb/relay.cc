@@ -27,7 +27,7 @@ Relay::~Relay() {
     if (worker_.options.log_connections) {
       double secs = static_cast<double>(worker_.clock.monotonic_ms() - start_ms_) / 1000.0;
       RW_LOG_INFO("connection from {} to {} {} after {:.3f} s: {} bytes up, {} bytes down", peer_.to_string(),
-                  target_->spec().text, end_reason_, secs, up_.bytes(), down_.bytes());
+                  target_->spec().text, end_reason_, secs, bytes_up_, bytes_down_);
     }
   }
 }
@@ -98,13 +98,14 @@ void Relay::connect_failed(const char* reason) {
 }
 
 Relay::Step Relay::pump(bool& progressed) {
-  uint64_t before = up_.bytes() + down_.bytes();
+  const uint64_t up_before = up_.bytes(), down_before = down_.bytes();
   core::RelayPump::Status a =
       up_.pump(client_.get(), backend_.get(), client_ready_, backend_ready_, worker_.pipes, kBudget);
   core::RelayPump::Status b = core::RelayPump::Status::Idle;
   if (a != core::RelayPump::Status::Error)
     b = down_.pump(backend_.get(), client_.get(), backend_ready_, client_ready_, worker_.pipes, kBudget);
-  progressed = up_.bytes() + down_.bytes() != before;
+  moved(up_.bytes() - up_before, down_.bytes() - down_before);
+  progressed = up_.bytes() != up_before || down_.bytes() != down_before;
   if (a == core::RelayPump::Status::Error || b == core::RelayPump::Status::Error) {
     // A reset on one side ends the other too.
     end_reason_ = "reset";

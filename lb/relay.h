@@ -19,6 +19,10 @@ namespace ringwire::lb {
 // backend, backend -> client) that move bytes with splice(2). An engine's
 // relay handler owns a Relay, watches its sockets, feeds it readiness and
 // does what it says. It logs the connection when --log-connections is on.
+//
+// The io_uring engine's splice and recv modes move the bytes with their own
+// SQEs instead of the pumps: they use a Relay for the backend, the connect
+// and the log, and report the bytes they move with moved().
 class Relay {
  public:
   enum class Connect : uint8_t { InProgress, Connected, NoBackend };
@@ -53,6 +57,13 @@ class Relay {
   // `progressed` is set when any byte moved (the idle timer restarts).
   Step pump(bool& progressed);
 
+  // Bytes sent on to the backend (`up`) and to the client (`down`) by a
+  // handler that moves them itself, for the close line of the log.
+  void moved(uint64_t up, uint64_t down) noexcept {
+    bytes_up_ += up;
+    bytes_down_ += down;
+  }
+
   // Why the relay ends, for the close line of the log ("idle timeout", ...).
   void set_end_reason(const char* reason) noexcept { end_reason_ = reason; }
 
@@ -69,6 +80,8 @@ class Relay {
   core::Readiness backend_ready_;
   core::RelayPump up_;    // client -> backend
   core::RelayPump down_;  // backend -> client
+  uint64_t bytes_up_ = 0;
+  uint64_t bytes_down_ = 0;
   int64_t start_ms_ = 0;
   const char* end_reason_ = "closed";
   bool connected_ = false;

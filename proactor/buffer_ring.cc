@@ -6,10 +6,12 @@
 
 namespace ringwire::proactor {
 
-core::Result<std::unique_ptr<BufferRing>> BufferRing::create(io_uring* ring, unsigned count, uint16_t group) {
+core::Result<std::unique_ptr<BufferRing>> BufferRing::create(io_uring* ring, unsigned count, uint16_t group,
+                                                             size_t size) {
   std::unique_ptr<BufferRing> b(new BufferRing);
   b->ring_ = ring;
   b->group_ = group;
+  b->size_ = size;
   b->count_ = std::bit_ceil(count);
   b->mask_ = io_uring_buf_ring_mask(b->count_);
   // The ring of buffer descriptors must be page aligned: mmap gives that.
@@ -18,7 +20,7 @@ core::Result<std::unique_ptr<BufferRing>> BufferRing::create(io_uring* ring, uns
   if (mem == MAP_FAILED) return core::last_errno();
   b->br_ = static_cast<io_uring_buf_ring*>(mem);
   // The buffers themselves: pages are touched only when the kernel fills them.
-  mem = ::mmap(nullptr, b->count_ * kBufferSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  mem = ::mmap(nullptr, b->count_ * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED) return core::last_errno();
   b->buffers_ = static_cast<char*>(mem);
 
@@ -39,12 +41,12 @@ core::Result<std::unique_ptr<BufferRing>> BufferRing::create(io_uring* ring, uns
 
 BufferRing::~BufferRing() {
   if (ring_) io_uring_unregister_buf_ring(ring_, group_);
-  if (buffers_) ::munmap(buffers_, count_ * kBufferSize);
+  if (buffers_) ::munmap(buffers_, count_ * size_);
   if (br_) ::munmap(br_, ring_bytes_);
 }
 
 void BufferRing::give_back(uint16_t bid) noexcept {
-  io_uring_buf_ring_add(br_, data(bid), kBufferSize, bid, mask_, pending_++);
+  io_uring_buf_ring_add(br_, data(bid), static_cast<unsigned>(size_), bid, mask_, pending_++);
 }
 
 void BufferRing::publish() noexcept {

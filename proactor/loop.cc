@@ -59,6 +59,14 @@ Loop::~Loop() {
   bury_closed();
 }
 
+core::Result<BufferRing*> Loop::add_buffers(unsigned count, size_t size) {
+  auto group = static_cast<uint16_t>(kBufferGroup + 1 + more_bufs_.size());
+  auto b = BufferRing::create(ring_->get(), count, group, size);
+  if (!b) return std::unexpected(b.error());
+  more_bufs_.push_back(std::move(*b));
+  return more_bufs_.back().get();
+}
+
 void Loop::request_stop() noexcept {
   stop_requested_.store(true, std::memory_order_release);
   uint64_t one = 1;
@@ -104,6 +112,7 @@ void Loop::run(core::Fd listener) {
     // Buffers used in the batch go back in one store; only then can the
     // receives that found the ring empty be re-armed without failing again.
     bufs_->publish();
+    for (auto& b : more_bufs_) b->publish();
     starved_now_.swap(starved_);
     for (Handler* h : starved_now_) {
       h->starved = false;

@@ -110,6 +110,11 @@ class Loop {
   // Cancels the operation tagged `user_data`; the cancel's own CQE is ignored.
   void cancel(uint64_t user_data) noexcept;
   BufferRing& buffers() noexcept { return *bufs_; }
+  // Another provided-buffer ring, the next group, of `count` buffers of
+  // `size` bytes, published with the loop's own after every batch (the
+  // balancer's recv relay wants fewer, larger buffers than HTTP). Set-up
+  // thread only, before run(); the loop owns it.
+  core::Result<BufferRing*> add_buffers(unsigned count, size_t size);
   // `h`'s receive found the buffer ring empty: its on_resume() runs after
   // this batch's buffers have gone back, so its re-armed receive does not
   // fail again at once.
@@ -149,6 +154,7 @@ class Loop {
   uint64_t wake_value_ = 0;
   std::unique_ptr<Ring> ring_;
   std::unique_ptr<BufferRing> bufs_;
+  std::vector<std::unique_ptr<BufferRing>> more_bufs_;  // see add_buffers()
   core::ConnectionBudget& budget_;
   core::BusyPoll busy_;
   Acceptor* acceptor_ = nullptr;

@@ -3,10 +3,30 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cstring>
+
+#include "core/log.h"
+#include "proactor/poll_relay.h"
+#include "proactor/recv_relay.h"
+#include "proactor/splice_relay.h"
+
 namespace ringwire::proactor {
-namespace {
-constexpr unsigned kPollMask = POLLIN | POLLOUT | POLLRDHUP | POLLERR | POLLHUP;
-}  // namespace
+
+RelayAcceptor::RelayAcceptor(Loop& loop, lb::Balancer& balancer, const lb::RelayOptions& options,
+                             const core::Clock& clock)
+    : loop_(loop), worker_(balancer, options, clock), mode_(options.uring_relay) {
+  if (mode_ != lb::UringRelay::Recv) return;
+  // The relay's own group: fewer, larger buffers than HTTP's, since a relay
+  // forwards whole chunks rather than parsing request heads.
+  auto bufs = loop_.add_buffers(RecvRelay::kBuffers, RecvRelay::kBufferSize);
+  if (bufs) {
+    relay_buffers_ = *bufs;
+    return;
+  }
+  RW_LOG_WARN("uring relay recv: cannot set up its buffer ring ({}); relaying with poll instead",
+              strerror(bufs.error()));
+  mode_ = lb::UringRelay::Poll;
+}
 
 void RelayAcceptor::on_accept(core::Fd fd) {
   // A multishot accept does not deliver the address: the relay needs it
@@ -14,98 +34,56 @@ void RelayAcceptor::on_accept(core::Fd fd) {
   core::Endpoint peer;
   peer.len = sizeof peer.addr;
   ::getpeername(fd.get(), reinterpret_cast<sockaddr*>(&peer.addr), &peer.len);
-  auto* h = new RelayHandler(loop_, worker_, std::move(fd), peer);
+  RelayHandler* h = nullptr;
+  switch (mode_) {
+    case lb::UringRelay::Poll: h = new PollRelay(loop_, worker_, std::move(fd), peer); break;
+    case lb::UringRelay::Splice: h = new SpliceRelay(loop_, worker_, std::move(fd), peer); break;
+    case lb::UringRelay::Recv: h = new RecvRelay(loop_, worker_, std::move(fd), peer, *relay_buffers_); break;
+  }
   loop_.adopt(h);
   h->start();
 }
 
 void RelayHandler::start() {
-  // Until the backend answers, the client's bytes wait in the kernel; its
-  // poll goes on now so that a hang-up is seen.
-  arm_poll(relay_.client_fd(), kClientPoll);
+  before_connect();
   connect();
-}
-
-void RelayHandler::arm_poll(int fd, unsigned op) {
-  io_uring_sqe* s = loop_.sqe();
-  if (op == kConnectPoll) {
-    io_uring_prep_poll_add(s, fd, POLLOUT);
-    connect_poll_ = true;
-  } else {
-    io_uring_prep_poll_multishot(s, fd, kPollMask);
-    (op == kClientPoll ? client_poll_ : backend_poll_) = true;
-  }
-  io_uring_sqe_set_data64(s, tag(op));
 }
 
 void RelayHandler::connect() {
   switch (relay_.connect_next()) {
     case lb::Relay::Connect::NoBackend: close(); return;
-    case lb::Relay::Connect::InProgress:
-      arm_poll(relay_.backend_fd(), kConnectPoll);
+    case lb::Relay::Connect::InProgress: {
+      io_uring_sqe* s = loop_.sqe();
+      io_uring_prep_poll_add(s, relay_.backend_fd(), POLLOUT);
+      io_uring_sqe_set_data64(s, tag(kConnectPoll));
+      connect_poll_ = true;
       loop_.schedule(this, core::kConnectTimer);
       return;
-    case lb::Relay::Connect::Connected: on_connected(); return;
+    }
+    case lb::Relay::Connect::Connected: connected(); return;
   }
 }
 
-void RelayHandler::on_connected() {
-  arm_poll(relay_.backend_fd(), kBackendPoll);
+void RelayHandler::connected() {
   loop_.schedule(this, core::kRelayTimer);
-  pump();
+  on_connected();
 }
 
 void RelayHandler::on_completion(unsigned op, int res, uint32_t flags) {
-  switch (op) {
-    case kConnectPoll:
-      connect_poll_ = false;
-      if (closed) return;
-      if (res == -ECANCELED) {
-        // The connect timer cancelled it: now the socket can go.
-        relay_.connect_timed_out();
-        connect();
-        return;
-      }
-      if (!relay_.finish_connect()) {
-        connect();  // the next backend, transparently: no byte has moved
-        return;
-      }
-      on_connected();
-      return;
-    case kClientPoll: return on_poll(relay_.client_ready(), res, flags, client_poll_, kClientPoll, relay_.client_fd());
-    case kBackendPoll:
-      return on_poll(relay_.backend_ready(), res, flags, backend_poll_, kBackendPoll, relay_.backend_fd());
-  }
-}
-
-void RelayHandler::on_poll(core::Readiness& r, int res, uint32_t flags, bool& armed, unsigned op, int fd) {
-  if (!(flags & IORING_CQE_F_MORE)) armed = false;
+  if (op != kConnectPoll) return on_relay_completion(op, res, flags);
+  connect_poll_ = false;
   if (closed) return;
-  if (res >= 0) {
-    // An error or a hang-up is found by the next read on that socket.
-    if (res & (POLLIN | POLLRDHUP | POLLHUP | POLLERR)) r.readable = true;
-    if (res & (POLLRDHUP | POLLHUP | POLLERR)) r.hangup = true;
-    if (res & (POLLOUT | POLLHUP | POLLERR)) r.writable = true;
-  } else if (res != -ECANCELED) {
-    close();
+  if (res == -ECANCELED) {
+    // The connect timer cancelled it: now the socket can go.
+    relay_.connect_timed_out();
+    connect();
     return;
   }
-  // A multishot poll can end on its own (the kernel's reasons): re-arm.
-  if (!armed) arm_poll(fd, op);
-  if (relay_.connected()) pump();
-}
-
-void RelayHandler::pump() {
-  bool progressed = false;
-  lb::Relay::Step step = relay_.pump(progressed);
-  if (step == lb::Relay::Step::Close) {
-    close();
+  if (!relay_.finish_connect()) {
+    connect();  // the next backend, transparently: no byte has moved
     return;
   }
-  if (progressed) loop_.schedule(this, core::kRelayTimer);
-  // The work budget ran out: the rest moves next turn, after other
-  // connections (no new poll CQE may come for bytes already there).
-  if (step == lb::Relay::Step::Again) loop_.resume_later(this);
+  connected();
 }
 
 void RelayHandler::on_timeout(int kind) {
@@ -133,12 +111,11 @@ void RelayHandler::on_stop() {
 
 void RelayHandler::close() {
   if (closed) return;
-  // Cancel what is armed on either socket; the sockets themselves close
-  // when the handler is freed, after the last CQE, so the kernel never
-  // polls a reused descriptor number.
-  if (client_poll_) loop_.cancel(tag(kClientPoll));
-  if (backend_poll_) loop_.cancel(tag(kBackendPoll));
+  // Cancel what is armed; the sockets themselves close when the handler is
+  // freed, after the last CQE, so the kernel never polls a reused
+  // descriptor number.
   if (connect_poll_) loop_.cancel(tag(kConnectPoll));
+  cancel_moving();
   loop_.retire(this);
 }
 

@@ -41,6 +41,26 @@ inline std::filesystem::path fresh_test_dir() {
   return dir;
 }
 
+// The balancer suites run over each event engine, and the io_uring engine
+// with each --uring-relay mode besides its default (poll): "uring_splice"
+// is `--engine uring --uring-relay splice`.
+inline constexpr const char* kLbEngines[] = {"reactor", "uring", "uring_splice", "uring_recv"};
+
+// The engine of a balancer suite's parameter ("uring_splice" -> "uring"):
+// what its `ringwire serve` backends run on.
+inline std::string engine_of(const std::string& param) {
+  return param.substr(0, param.find('_'));
+}
+
+// The `ringwire lb` arguments that select a balancer suite's parameter.
+inline std::vector<std::string> lb_engine_args(const std::string& param) {
+  if (param.empty()) return {};
+  std::vector<std::string> args = {"--engine", engine_of(param)};
+  size_t mode = param.find('_');
+  if (mode != std::string::npos) args.insert(args.end(), {"--uring-relay", param.substr(mode + 1)});
+  return args;
+}
+
 // A server process started for one test and stopped by pid when it ends.
 // Its stderr (the log) is kept, so tests can check what it said.
 class Server {
@@ -50,10 +70,12 @@ class Server {
          const std::function<void()>& in_child = {})
       : Server(serve_args(engine, root, std::move(extra)), in_child) {}
 
-  // `ringwire lb --listen 127.0.0.1:0 [--engine E] --workers 2 ARGS...`.
+  // `ringwire lb --listen 127.0.0.1:0 [--engine E [--uring-relay MODE]] --workers 2 ARGS...`,
+  // `engine` a balancer suite's parameter (see kLbEngines).
   static Server lb(const std::string& engine, std::vector<std::string> args) {
     std::vector<std::string> full = {RINGWIRE_BINARY, "lb", "--listen", "127.0.0.1:0"};
-    if (!engine.empty()) full.insert(full.end(), {"--engine", engine});
+    std::vector<std::string> engine_args = lb_engine_args(engine);
+    full.insert(full.end(), engine_args.begin(), engine_args.end());
     if (std::find(args.begin(), args.end(), "--workers") == args.end()) full.insert(full.end(), {"--workers", "2"});
     full.insert(full.end(), args.begin(), args.end());
     return Server(std::move(full), {});

@@ -1,4 +1,5 @@
-// `ringwire lb` under load and failure, over real sockets on both engines:
+// `ringwire lb` under load and failure, over real sockets on both engines
+// (and io_uring's three relay modes):
 // 4,000 relays moving data at once (and the descriptors given back after),
 // a client that stops reading (memory stays bounded), leastconn and Maglev
 // picking what they promise, backends killed under ab and wrk, health checks
@@ -287,7 +288,8 @@ class LbLoadTest : public ::testing::TestWithParam<const char*> {
   // `n` `ringwire serve` backends, one worker each.
   void start_web_backends(int n) {
     for (int i = 0; i < n; ++i)
-      web_.push_back(std::make_unique<Server>(GetParam(), docroot(i), std::vector<std::string>{"--workers", "1"}));
+      web_.push_back(
+          std::make_unique<Server>(engine_of(GetParam()), docroot(i), std::vector<std::string>{"--workers", "1"}));
   }
   std::vector<std::string> web_backend_args() const {
     std::vector<std::string> args;
@@ -334,11 +336,14 @@ void echo_at_once(const char* engine, bool no_pipes) {
   constexpr size_t kBytes = 64 * 1024;
   constexpr int kWorkers = 2;
   EpollEcho echo({}, 2);
-  Server lb({RINGWIRE_BINARY, "lb", "--listen", "127.0.0.1:0", "--engine", engine, "--workers",
-             std::to_string(kWorkers), "--backend", backend_arg(echo.port())},
-            [no_pipes] {
-              if (no_pipes) fail_pool_pipes_with_emfile();
-            });
+  std::vector<std::string> args = {
+      RINGWIRE_BINARY,         "lb", "--listen", "127.0.0.1:0", "--workers", std::to_string(kWorkers), "--backend",
+      backend_arg(echo.port())};
+  std::vector<std::string> engine_args = lb_engine_args(engine);
+  args.insert(args.end(), engine_args.begin(), engine_args.end());
+  Server lb(std::move(args), [no_pipes] {
+    if (no_pipes) fail_pool_pipes_with_emfile();
+  });
   std::this_thread::sleep_for(100ms);
   const size_t baseline = open_fds(lb.pid());
 
@@ -696,10 +701,10 @@ TEST_P(LbLoadTest, HealthChecksTakeABackendDownAndBringItBack) {
   ASSERT_TRUE(wait_until([&] { return lb.log().find(name + " is down") != std::string::npos; }, 3000ms)) << lb.log();
   for (int i = 0; i < 4; ++i) EXPECT_EQ(who(lb.port()), "backend 0") << i;
 
-  web_[1] =
-      std::make_unique<Server>(std::vector<std::string>{RINGWIRE_BINARY, "serve", "--engine", GetParam(), "--listen",
-                                                        backend_arg(port1), "--root", docroot(1), "--workers", "1"},
-                               std::function<void()>{});
+  web_[1] = std::make_unique<Server>(
+      std::vector<std::string>{RINGWIRE_BINARY, "serve", "--engine", engine_of(GetParam()), "--listen",
+                               backend_arg(port1), "--root", docroot(1), "--workers", "1"},
+      std::function<void()>{});
   ASSERT_TRUE(wait_until([&] { return lb.log().find(name + " is up") != std::string::npos; }, 3000ms)) << lb.log();
   hits.clear();
   for (int i = 0; i < 10; ++i) ++hits[who(lb.port())];
@@ -795,7 +800,7 @@ TEST_P(LbLoadTest, BackendsInOtherNetworkNamespaces) {
                     " && " + in_ns + " link set " + ns_end + " up && " + in_ns + " link set lo up && echo setup-ok");
     ASSERT_NE(out.find("setup-ok"), std::string::npos) << out;
     servers.push_back(std::make_unique<NetnsProcess>(
-        std::vector<std::string>{ip, "netns", "exec", name, RINGWIRE_BINARY, "serve", "--engine", GetParam(),
+        std::vector<std::string>{ip, "netns", "exec", name, RINGWIRE_BINARY, "serve", "--engine", engine_of(GetParam()),
                                  "--listen", net + ".2:8080", "--root", docroot(i), "--workers", "1"}));
     ASSERT_TRUE(servers.back()->listening()) << servers.back()->log();
     lb_args.insert(lb_args.end(), {"--backend", net + ".2:8080"});
@@ -807,7 +812,6 @@ TEST_P(LbLoadTest, BackendsInOtherNetworkNamespaces) {
   EXPECT_EQ(hits["backend 1"], 3) << lb.log();
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, LbLoadTest, ::testing::Values("reactor", "uring"),
-                         [](const auto& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Engines, LbLoadTest, ::testing::ValuesIn(kLbEngines), EngineName());
 
 }  // namespace

@@ -1,4 +1,5 @@
-// `ringwire lb` over real sockets on both engines: byte-exact relaying both
+// `ringwire lb` over real sockets on both engines (and io_uring's three
+// relay modes): byte-exact relaying both
 // ways at once, half-close and resets carried across, round robin over four
 // real `ringwire serve` backends, dead and blackholed backends skipped, the
 // log lines, SIGHUP reload, a graceful stop, and the command line's errors.
@@ -138,7 +139,8 @@ class LbTest : public ::testing::TestWithParam<const char*> {
       std::ofstream(dir / "who.txt") << "backend " << i;
       std::ofstream(dir / "page.html") << kPage;
       std::ofstream(dir / "big.bin", std::ios::binary) << std::string(2 << 20, static_cast<char>('a' + i));
-      web_.push_back(std::make_unique<Server>(GetParam(), dir.string(), std::vector<std::string>{"--workers", "1"}));
+      web_.push_back(
+          std::make_unique<Server>(engine_of(GetParam()), dir.string(), std::vector<std::string>{"--workers", "1"}));
     }
   }
   std::vector<std::string> web_backend_args() const {
@@ -386,8 +388,7 @@ TEST_P(LbTest, SighupReloadsTheBackendsFile) {
   EXPECT_EQ(r.body, "backend 1");
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, LbTest, ::testing::Values("reactor", "uring"),
-                         [](const auto& info) { return std::string(info.param); });
+INSTANTIATE_TEST_SUITE_P(Engines, LbTest, ::testing::ValuesIn(kLbEngines), EngineName());
 
 // The command line refuses what cannot work, naming the problem.
 TEST(LbCliTest, BadConfigurationsAreRefused) {
@@ -403,6 +404,7 @@ TEST(LbCliTest, BadConfigurationsAreRefused) {
       {"lb --listen 127.0.0.1:0 --backends " + (dir / "empty.txt").string(), "empty.txt"},
       {"lb --listen 127.0.0.1:0 --backend nowhere", "nowhere"},
       {"lb --listen 127.0.0.1:0 --backend 127.0.0.1:1 --policy random", "policy"},
+      {"lb --listen 127.0.0.1:0 --backend 127.0.0.1:1 --uring-relay zerocopy", "--uring-relay"},
       {"lb --backend 127.0.0.1:1", "--listen"},
   };
   for (const Case& c : cases) {
