@@ -33,7 +33,7 @@ class Ring {
   io_uring_sqe* sqe() noexcept;
 
   // Submits everything queued and waits up to `timeout_ms` for at least one
-  // completion, in one io_uring_enter.
+  // completion, in one io_uring_enter (0: only collects what has completed).
   void submit_and_wait(int64_t timeout_ms) noexcept;
   // Submits without waiting.
   void submit() noexcept;
