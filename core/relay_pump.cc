@@ -124,6 +124,9 @@ bool RelayPump::read_bulk(int from, Readiness& from_ready, PipePool& pool) {
   else
     n = ::recv(from, buf_.get(), room, MSG_DONTWAIT);
   if (n > 0) {
+    // A burst that opens small is request/response traffic again: the
+    // next one starts by copy.
+    if (held() == 0 && static_cast<size_t>(n) < kSmallBurst) bulk_ = false;
     if (pipe_)
       in_pipe_ += static_cast<size_t>(n);
     else
@@ -140,10 +143,7 @@ bool RelayPump::read_bulk(int from, Readiness& from_ready, PipePool& pool) {
     // empty socket: keep the readiness and read again once the pipe has
     // drained, or an edge-triggered wait could wait forever. An empty one
     // means the socket is drained: the burst is over, back to copying.
-    if (held() == 0) {
-      from_ready.readable = false;
-      bulk_ = false;
-    }
+    if (held() == 0) from_ready.readable = false;
     return false;
   }
   if (errno != EINTR) errno_ = errno;
