@@ -53,7 +53,11 @@ def placeholder(meta, cfg):
 
 
 def load_sentence(rows):
-    loads = [(r["configuration"], num(r.get("loadavg_1m"))) for r in rows if num(r.get("loadavg_1m")) is not None]
+    # The wrk -c 1000 -t T points run T client threads: they raise the 1-minute average themselves, and it
+    # takes about a minute to decay, into the next configuration's points. Only the single-threaded
+    # clients' points say something about other work on the machine, and even they carry that tail.
+    loads = [(r["configuration"], num(r.get("loadavg_1m"))) for r in rows
+             if num(r.get("loadavg_1m")) is not None and r.get("grid") in ("ab", "wrk-conns")]
     if not loads:
         return ""
     per = {}
@@ -61,10 +65,12 @@ def load_sentence(rows):
         per.setdefault(cfg, []).append(v)
     worst = max(per, key=lambda c: max(per[c]))
     return (f"The 1-minute load average (column loadavg_1m) ranged {min(v for _, v in loads):.1f}–"
-            f"{max(v for _, v in loads):.1f} over the points (an idle run shows about 2: client and server); "
-            f"it peaked during `{worst}` ({min(per[worst]):.1f}–{max(per[worst]):.1f}), whose numbers are "
-            "the least trustworthy. A configuration measured under a higher load than its neighbour loses "
-            "requests/s to the other work, not to its own design; CPU µs per request is hurt less.")
+            f"{max(v for _, v in loads):.1f} over the ab and wrk -t1 points (an idle run shows about 2: client "
+            f"and server); it peaked during `{worst}` ({min(per[worst]):.1f}–{max(per[worst]):.1f}). The sweep's "
+            "own wrk -t T points (up to 200 client threads) lift the average for about a minute after them, "
+            "so a high figure right after them is the sweep's own tail; a high figure elsewhere means other "
+            "work ran. A configuration measured under a higher load than its neighbour loses requests/s to "
+            "the other work, not to its own design; CPU µs per request is hurt less.")
 
 
 def git_rev():
