@@ -142,7 +142,8 @@ bool RelayPump::read_bulk(int from, Readiness& from_ready, PipePool& pool) {
     // slots (each holds a fragment, not always a full page) rather than an
     // empty socket: keep the readiness and read again once the pipe has
     // drained, or an edge-triggered wait could wait forever. An empty one
-    // means the socket is drained: the burst is over, back to copying.
+    // means the socket is drained: the burst is over (the next one is
+    // spliced too, unless it opens small: see above).
     if (held() == 0) from_ready.readable = false;
     return false;
   }
