@@ -50,6 +50,7 @@ Relay::Connect Relay::connect_next() {
     int one = 1;
     ::setsockopt(backend_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     backend_ready_ = {};
+    late_checked_ = false;
     if (::connect(backend_.get(), reinterpret_cast<const sockaddr*>(&addr.addr), addr.len) == 0) {
       if (finish_connect()) return Connect::Connected;
       continue;
@@ -84,6 +85,14 @@ bool Relay::finish_connect() {
   if (worker_.options.log_connections)
     RW_LOG_INFO("connection from {} forwarded to {}", peer_.to_string(), target_->spec().text);
   return true;
+}
+
+bool Relay::connect_landed_late() {
+  if (late_checked_ || !backend_) return false;
+  late_checked_ = true;
+  core::Endpoint p;
+  p.len = sizeof p.addr;
+  return ::getpeername(backend_.get(), reinterpret_cast<sockaddr*>(&p.addr), &p.len) == 0;
 }
 
 void Relay::connect_timed_out() {

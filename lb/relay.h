@@ -44,6 +44,13 @@ class Relay {
   bool finish_connect();
   // The connect timer expired: counted against the backend; call connect_next() again.
   void connect_timed_out();
+  // Asked when the connect timer expires, before connect_timed_out(). A
+  // loop busy with thousands of sockets can reach the timer before the
+  // event saying the connect completed, which is then already queued: true
+  // (once per connect) when the kernel has a peer for the socket, so the
+  // caller waits one more timer period for that event instead of giving up
+  // on a connection that has in fact been made.
+  bool connect_landed_late();
   bool connected() const noexcept { return connected_; }
 
   int client_fd() const noexcept { return client_.get(); }
@@ -85,6 +92,7 @@ class Relay {
   int64_t start_ms_ = 0;
   const char* end_reason_ = "closed";
   bool connected_ = false;
+  bool late_checked_ = false;  // connect_landed_late() has answered for this connect
 };
 
 }  // namespace ringwire::lb

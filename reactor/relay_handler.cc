@@ -85,6 +85,10 @@ void RelayHandler::pump() {
 
 void RelayHandler::on_timeout(int kind) {
   if (kind == core::kConnectTimer && !relay_.connected()) {
+    if (relay_.connect_landed_late()) {  // its EPOLLOUT is queued: wait for it
+      loop_.schedule(this, core::kConnectTimer);
+      return;
+    }
     relay_.connect_timed_out();  // closes that socket, which leaves the epoll set
     connect();
     return;
