@@ -88,12 +88,12 @@ void RelayHandler::on_completion(unsigned op, int res, uint32_t flags) {
 
 void RelayHandler::on_timeout(int kind) {
   if (kind == core::kConnectTimer && !relay_.connected()) {
-    // The socket stays open until the poll's cancel comes back (the kernel
-    // finds the poll by the tag, and a new connect would reuse the tag).
     if (connect_poll_ && relay_.connect_landed_late()) {  // its poll CQE is on its way: wait for it
       loop_.schedule(this, core::kConnectTimer);
       return;
     }
+    // The socket stays open until the poll's cancel comes back (the kernel
+    // finds the poll by the tag, and a new connect would reuse the tag).
     if (connect_poll_) {
       loop_.cancel(tag(kConnectPoll));
       loop_.schedule(this, core::kConnectTimer);
