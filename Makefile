@@ -47,8 +47,10 @@ test-tsan: setup
 # QUICK=1: a two-point grid over a few configurations, in well under a minute.
 # ROUNDS=N: every configuration N times, the order rotated each round; the
 # tables give the median and the [min-max] range (default 1: full grid < 15 min).
+# SCHED=normal: the server processes under the default policy instead of
+# SCHED_BATCH (perf/sweep --sched).
 bench: build
-	@perf/sweep --binary $(BUILD)/ringwire $(if $(QUICK),--quick) $(if $(ROUNDS),--rounds $(ROUNDS)) $(BENCH_ARGS)
+	@perf/sweep --binary $(BUILD)/ringwire $(if $(QUICK),--quick) $(if $(ROUNDS),--rounds $(ROUNDS)) $(if $(SCHED),--sched $(SCHED)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

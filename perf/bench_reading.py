@@ -168,6 +168,17 @@ def ab_time_span(rows):
     return f"{min(ms):.0f}–{max(ms):.0f} ms" if ms else "a few ms"
 
 
+def sched_sentence(meta):
+    if meta.get("server_sched", "normal") == "batch":
+        return ("- **Scheduling**: every server process runs SCHED_BATCH (`chrt --batch 0`; peers too). A balancer "
+                "and its backends pass every message to one another on the one core; under the default policy "
+                "each wake-up preempts the sender, a context switch per message instead of per batch; a single "
+                "server alone on its core is hardly affected. `make bench SCHED=normal` runs the default policy, "
+                "to compare (`BENCH_ARGS=--configs=lb+uring,lb+reactor` for just the balancers).")
+    return ("- **Scheduling**: server processes run under the default policy (SCHED_OTHER; `make bench SCHED=normal`): "
+            "a balancer's wake-up of a backend on the shared core preempts it, a switch per message.")
+
+
 def write_report(out, rows, meta, seeds, charts, headline, raw=None, target_md=""):
     """rows: one per point (the median over rounds, bench_report.aggregate); raw: one per point per round."""
     raw = raw if raw is not None else rows
@@ -203,6 +214,7 @@ def write_report(out, rows, meta, seeds, charts, headline, raw=None, target_md="
         f"- **Pinning**: every client (ab, wrk) runs under `taskset -c 0`; every server process of a "
         f"configuration — the single server, or the balancer *and* its four backends — under `taskset -c 1`. "
         "So every configuration gets the same one core; the balancer topologies share it between five processes.",
+        sched_sentence(meta),
         f"- **Direct**: `ringwire serve --engine E --workers 1` on 127.0.0.1:{dport} for E = uring, reactor, "
         "threads (one acceptor, a thread per connection), and `--workers 4` for prefork (a pool of four "
         "processes: one process serving one connection at a time would be no pool). Peer: nginx, "

@@ -585,11 +585,12 @@ def write_architecture(out, meta):
         b = topo.get(name, {}).get("ports", {}).get("backends") or bports
         return f"{b[0]}-{b[-1]}"
 
+    sched = ", SCHED_BATCH" if meta.get("server_sched") == "batch" else ""
     g = ["digraph sweep {", "  rankdir=LR; node [shape=box, fontname=Helvetica, fontsize=10];",
          "  edge [fontname=Helvetica, fontsize=9];",
          '  subgraph cluster_client { label="core 0 (taskset -c 0)"; style=dashed;',
          '    client [label="client\\nab -n 1000 -c C -k\\nwrk -c 1000 -t T\\nwrk -t1 -c C"]; }',
-         f'  subgraph cluster_server {{ label="core 1 (taskset -c 1): every server process"; style=dashed;']
+         f'  subgraph cluster_server {{ label="core 1 (taskset -c 1{sched}): every server process"; style=dashed;']
     direct = [c for c in topo if not c.startswith(("lb+", "haproxy"))]
     lbs = [c for c in topo if c.startswith("lb+")]
     for c in direct:
