@@ -176,7 +176,8 @@ def sched_sentence(meta):
                 "server alone on its core is hardly affected. `make bench SCHED=normal` runs the default policy, "
                 "to compare (`BENCH_ARGS=--configs=lb+uring,lb+reactor` for just the balancers).")
     return ("- **Scheduling**: server processes run under the default policy (SCHED_OTHER; `make bench SCHED=normal`): "
-            "a balancer's wake-up of a backend on the shared core preempts it, a switch per message.")
+            "each wake-up of a backend by the balancer on the shared core preempts the balancer (and back), a "
+            "switch per message.")
 
 
 def write_report(out, rows, meta, seeds, charts, headline, raw=None, target_md=""):
